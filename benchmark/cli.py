@@ -1,0 +1,161 @@
+"""The `willitmerge` command line: thin wrappers over the package's Python API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .suite import RECIPES, bundled_suites, load_suite
+from .suite.manifest import ManifestError
+
+app = typer.Typer(help="willitmerge: a benchmark and leaderboard for model mergeability.", no_args_is_help=True)
+suite_app = typer.Typer(help="List, inspect, verify and build suites of experts.", no_args_is_help=True)
+app.add_typer(suite_app, name="suite")
+console = Console()
+# Measured by benchmarks/evaluation_speed.py on the 2-core CPU machine; see README.
+DEFAULT_BACKEND = "vllm"
+
+
+def _load(name: str):
+    try:
+        return load_suite(name)
+    except (FileNotFoundError, ManifestError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+
+
+def suite_summary(suite) -> dict:
+    """The manifest summary `suite info --json` prints."""
+    m = suite.manifest
+    return {
+        "name": m.name,
+        "version": m.version,
+        "description": m.description,
+        "tasks": [{"id": t.id, "kind": t.kind, "base_test_accuracy": t.base_accuracy["test"], "sizes": t.sizes}
+                  for t in m.tasks],
+        "experts": [{"id": e.id, "task": e.task, "recipe": e.recipe, "own_task_accuracy": e.accuracy[e.task]}
+                    for e in m.experts],
+        "pairs": {"count": len(m.pairs)},
+        "bytes": m.total_bytes,
+        "build_wall_seconds": m.build.wall_seconds,
+    }
+
+
+@suite_app.command("list")
+def suite_list() -> None:
+    """Bundled suites, and recipes `suite build` can build."""
+    for name in bundled_suites():
+        s = load_suite(name)
+        console.print(f"{name}\tv{s.version}\tbundled\t{len(s.manifest.experts)} experts, {len(s.manifest.pairs)} pairs")
+    for name in sorted(set(RECIPES) - set(bundled_suites())):
+        console.print(f"{name}\tv{RECIPES[name].version}\trecipe only (build with `willitmerge suite build {name} --out DIR`)")
+
+
+@suite_app.command("info")
+def suite_info(name: str = typer.Argument("tiny", help="bundled suite name or a suite folder"),
+               as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
+    """Tasks, experts, accuracies, pair count and size of a suite."""
+    suite = _load(name)
+    summary = suite_summary(suite)
+    if as_json:
+        print(json.dumps(summary, indent=1))
+        return
+    console.print(f"[bold]{suite.name}[/bold] v{suite.version}: {suite.manifest.description}")
+    tasks = Table("task", "kind", "base test acc", "train/dev/test")
+    for t in summary["tasks"]:
+        s = t["sizes"]
+        tasks.add_row(t["id"], t["kind"], f"{t['base_test_accuracy']:.3f}", f"{s['train']}/{s['dev']}/{s['test']}")
+    console.print(tasks)
+    experts = Table("expert", "task", "method", "lr", "steps", "replay", "own-task acc")
+    for e in summary["experts"]:
+        r = e["recipe"]
+        experts.add_row(e["id"], e["task"], r["method"], str(r["lr"]), str(r["steps"]), str(r["replay"]),
+                        f"{e['own_task_accuracy']:.3f}")
+    console.print(experts)
+    console.print(f"{summary['pairs']['count']} cross-task pairs, {summary['bytes'] / 1e6:.1f} MB, "
+                  f"built in {summary['build_wall_seconds']:.0f} s")
+
+
+@suite_app.command("verify")
+def suite_verify(name: str = typer.Argument("tiny", help="bundled suite name or a suite folder")) -> None:
+    """Re-hash every file of a suite against its manifest; exit 1 naming any that differ."""
+    suite = _load(name)
+    problems = suite.verify()
+    if problems:
+        for p in problems:
+            console.print(f"[red]{suite.root}/{p}[/red]")
+        console.print(f"[red]{len(problems)} problem(s)[/red]: restore the files (git checkout) or rebuild the suite")
+        raise typer.Exit(1)
+    console.print(f"{suite.name} v{suite.version}: all {len(suite.manifest.files)} files match the manifest")
+
+
+@suite_app.command("build")
+def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(RECIPES)}"),
+                out: Path = typer.Option(..., "--out", help="folder to write the suite into (replaced if present)"),
+                quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
+    """Build a suite from its recipe (deterministic on one machine)."""
+    from .suite.build import build_suite
+
+    if name not in RECIPES:
+        console.print(f"[red]error:[/red] no recipe {name!r}; recipes: {', '.join(RECIPES)}")
+        raise typer.Exit(2)
+    manifest = build_suite(RECIPES[name], out, show_progress=not quiet)
+    console.print(f"built {manifest.name} v{manifest.version} into {out} in {manifest.build.wall_seconds:.0f} s "
+                  f"({manifest.total_bytes / 1e6:.1f} MB)")
+
+
+@app.command("groundtruth")
+def groundtruth(
+    suite: str = typer.Option("tiny", "--suite", help="bundled suite name or a suite folder"),
+    methods: list[str] = typer.Option(None, "--methods", help="merge methods (repeatable); default: all registered"),
+    backend: str = typer.Option(None, "--backend", help="vllm or hf; default: the faster one here (see README)"),
+    out: Path = typer.Option(None, "--out", help="write the dataset here (default: the bundled location)"),
+    cache: Path = typer.Option(None, "--cache", help="job cache folder (default: ~/.cache/willitmerge)"),
+    limit: int = typer.Option(None, "--limit", help="score only the first N test examples per task (quick look)"),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="worker processes, each with its own engine"),
+) -> None:
+    """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
+    from .evaluation import BACKENDS, EvalSettings
+    from .groundtruth import DEFAULT_METHODS, compute_ground_truth, signal_table
+    from .groundtruth.dataset import BUNDLED_ROOT
+    from .groundtruth.store import DEFAULT_CACHE
+    from .merging import get_method
+
+    the_suite = _load(suite)
+    backend = backend or DEFAULT_BACKEND
+    if backend not in BACKENDS:
+        console.print(f"[red]error:[/red] --backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        raise typer.Exit(2)
+    try:
+        chosen = [get_method(m) for m in (methods or DEFAULT_METHODS)]
+    except KeyError as err:
+        console.print(f"[red]error:[/red] --methods: {err.args[0]}")
+        raise typer.Exit(2) from err
+    target = out or BUNDLED_ROOT / the_suite.name
+    tables = compute_ground_truth(the_suite, chosen, EvalSettings(backend=backend, limit=limit), cache or DEFAULT_CACHE,
+                                  target, jobs=jobs)
+    signal = signal_table(tables["pairs"])
+    console.print(signal.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    console.print(f"wrote {target}")
+
+
+@app.command("download")
+def download(repo_id: str = typer.Argument(..., help="Hub dataset repo holding a willitmerge ground truth"),
+             revision: str = typer.Option(None, "--revision", help="pin a revision (commit sha or tag)")) -> None:
+    """Download a Hub-hosted ground truth (the bundled `tiny` one needs no download)."""
+    from .groundtruth import fetch_ground_truth
+
+    try:
+        path = fetch_ground_truth(repo_id, revision)
+    except ConnectionError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    console.print(f"downloaded to {path}")
+
+
+def main() -> None:
+    app()

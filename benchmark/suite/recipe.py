@@ -1,0 +1,147 @@
+"""Recipes: every number that decides what a suite build produces.
+
+A recipe is data, not code, so the manifest can record it whole and a build is a pure
+function of it (plus the library versions and thread count recorded beside it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class TaskRecipe:
+    """One task: its generator, split sizes and how much the pretraining mix covers it.
+
+    `pretrain_weight` is the task's share of the pretraining corpus; for fact recall,
+    `known_fraction` is the share of its facts that appear there at all, which is how the
+    base model's knowledge of the task is controlled.
+    """
+
+    name: str
+    n_train: int
+    n_dev: int
+    n_test: int
+    pretrain_weight: float
+    known_fraction: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    max_positions: int = 64
+
+
+@dataclass(frozen=True)
+class PretrainRecipe:
+    steps: int = 2500
+    batch_size: int = 64
+    lr: float = 3e-3
+    warmup: int = 100
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ExpertRecipe:
+    """How one expert is fine-tuned from the base on its task's train split.
+
+    `replay` is the share of each batch drawn from the pretraining mix; LoRA experts ship
+    as peft adapters and are applied as base + B·A·(alpha/r) wherever weights are needed.
+    """
+
+    task: str
+    tag: str
+    method: Literal["full", "lora"] = "full"
+    lr: float = 1e-3
+    steps: int = 800
+    batch_size: int = 32
+    replay: float = 0.3
+    lora_rank: int = 8
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.task}-{self.tag}"
+
+
+@dataclass(frozen=True)
+class SuiteRecipe:
+    name: str
+    version: str
+    description: str
+    tasks: tuple[TaskRecipe, ...]
+    experts: tuple[ExpertRecipe, ...]
+    model: ModelRecipe = field(default_factory=ModelRecipe)
+    pretrain: PretrainRecipe = field(default_factory=PretrainRecipe)
+    seq_len: int = 24
+    fact_bank_size: int = 600
+    max_new_tokens: int = 12
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _two_experts_per_task(tasks: tuple[TaskRecipe, ...], steps: dict[str, int]) -> tuple[ExpertRecipe, ...]:
+    """Vary the recipe across experts so merge outcomes spread.
+
+    Every task gets a full fine-tune and a LoRA expert; full fine-tunes alternate between a
+    gentle recipe (30% replay) and an aggressive one (no replay, higher learning rate),
+    which is the knob that decides how much of the base's other skills survive.
+    """
+    experts = []
+    for i, task in enumerate(tasks):
+        n = steps.get(task.name, 800)
+        if i % 2 == 0:
+            experts.append(ExpertRecipe(task.name, "ft", lr=2e-3, steps=n, replay=0.3, seed=i))
+        else:
+            experts.append(ExpertRecipe(task.name, "ft-hot", lr=3e-3, steps=n, replay=0.0, seed=i))
+        experts.append(ExpertRecipe(task.name, "lora", method="lora", lr=5e-3, steps=n,
+                                    replay=0.3, lora_rank=16, seed=100 + i))
+    return tuple(experts)
+
+
+_TINY_TASKS = (
+    TaskRecipe("add", 3000, 200, 500, pretrain_weight=0.25),
+    TaskRecipe("sub", 3000, 200, 500, pretrain_weight=0.06),
+    TaskRecipe("max", 3000, 200, 500, pretrain_weight=0.0),
+    TaskRecipe("rev", 3000, 200, 500, pretrain_weight=0.12),
+    TaskRecipe("rot", 3000, 200, 500, pretrain_weight=0.0),
+    TaskRecipe("dbl", 3000, 200, 500, pretrain_weight=0.04),
+    TaskRecipe("cap", 600, 100, 500, pretrain_weight=0.40, known_fraction=0.9),
+    TaskRecipe("col", 600, 100, 500, pretrain_weight=0.13, known_fraction=0.2),
+)
+
+TINY = SuiteRecipe(
+    name="tiny",
+    version="1.0.0",
+    description=(
+        "A 1M-parameter character-level Llama pretrained from scratch on a synthetic mix "
+        "of eight tasks at different coverage, with two experts per task."
+    ),
+    tasks=_TINY_TASKS,
+    experts=_two_experts_per_task(_TINY_TASKS, {}),
+)
+
+_MICRO_TASKS = (
+    TaskRecipe("add", 400, 20, 40, pretrain_weight=0.6),
+    TaskRecipe("rev", 400, 20, 40, pretrain_weight=0.0),
+    TaskRecipe("cap", 60, 20, 40, pretrain_weight=0.4, known_fraction=0.5),
+)
+
+MICRO = SuiteRecipe(
+    name="micro",
+    version="1.0.0",
+    description="The tiny recipe at toy scale, built in seconds for tests.",
+    tasks=_MICRO_TASKS,
+    experts=_two_experts_per_task(_MICRO_TASKS, {t.name: 60 for t in _MICRO_TASKS}),
+    model=ModelRecipe(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128),
+    pretrain=PretrainRecipe(steps=200, batch_size=32, warmup=10),
+    fact_bank_size=60,
+)
+
+RECIPES: dict[str, SuiteRecipe] = {r.name: r for r in (TINY, MICRO)}

@@ -1,0 +1,155 @@
+"""Load a built suite: the manifest plus typed access to its tokenizer, weights and data.
+
+Bundled suites live in the package (`load_suite("tiny")`, like scikit-learn's `load_*`);
+any built suite folder loads by path. LoRA experts are materialised as base + B·A·(alpha/r)
+on demand, so every consumer sees one kind of expert: a full state dict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
+
+from .lm_eval_tasks import render_task_dir
+from .manifest import Manifest, read_manifest, verify
+
+BUNDLED_ROOT = Path(__file__).parent / "data"
+StateDict = dict[str, torch.Tensor]
+
+
+def bundled_suites() -> list[str]:
+    return sorted(p.name for p in BUNDLED_ROOT.iterdir() if (p / "manifest.json").is_file()) if BUNDLED_ROOT.is_dir() else []
+
+
+class Suite:
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        self.manifest: Manifest = read_manifest(self.root)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def verify(self) -> list[str]:
+        return verify(self.root, self.manifest)
+
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        return AutoTokenizer.from_pretrained(str(self.root / self.manifest.tokenizer))
+
+    @cached_property
+    def config(self) -> LlamaConfig:
+        return LlamaConfig.from_pretrained(str(self.root / self.manifest.base))
+
+    def base_state_dict(self) -> StateDict:
+        return load_file(str(self.root / self.manifest.base / "model.safetensors"))
+
+    def expert_state_dict(self, expert_id: str) -> StateDict:
+        entry = self.manifest.expert(expert_id)
+        folder = self.root / entry.path
+        if entry.format == "full":
+            return load_file(str(folder / "model.safetensors"))
+        state = self.base_state_dict()
+        for name, delta in lora_deltas(folder).items():
+            state[name] = state[name] + delta
+        return state
+
+    def base_tensors(self) -> Mapping[str, torch.Tensor]:
+        """The base weights as a lazy mapping: each tensor is read from disk when asked for."""
+        return LazyTensors(self.root / self.manifest.base / "model.safetensors")
+
+    def expert_tensors(self, expert_id: str) -> Mapping[str, torch.Tensor]:
+        """An expert's full weights as a lazy mapping (LoRA deltas added per tensor)."""
+        entry = self.manifest.expert(expert_id)
+        folder = self.root / entry.path
+        if entry.format == "full":
+            return LazyTensors(folder / "model.safetensors")
+        return LazyTensors(self.root / self.manifest.base / "model.safetensors", lora_deltas(folder))
+
+    def expert_folder(self, expert_id: str, scratch: Path) -> Path:
+        """A transformers folder with the expert's full weights (LoRA experts are written to `scratch`)."""
+        entry = self.manifest.expert(expert_id)
+        if entry.format == "full":
+            return self.root / entry.path
+        out = scratch / expert_id
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_bytes((self.root / self.manifest.base / "config.json").read_bytes())
+        save_file(self.expert_state_dict(expert_id), str(out / "model.safetensors"), metadata={"format": "pt"})
+        return out
+
+    def model(self, state: StateDict | None = None) -> LlamaForCausalLM:
+        """A transformers model with the base weights, or with `state` when given."""
+        model = LlamaForCausalLM(self.config)
+        model.load_state_dict(state if state is not None else self.base_state_dict(), strict=False)
+        model.tie_weights()
+        return model.eval()
+
+    def examples(self, task_id: str, split: str) -> list[tuple[str, str]]:
+        path = self.root / self.manifest.task(task_id).splits[split]
+        with open(path) as fh:
+            return [(row["prompt"], row["answer"]) for row in map(json.loads, fh)]
+
+    def lm_eval_task_dir(self, out: Path) -> Path:
+        """Render the suite's lm-eval YAMLs with absolute data paths into `out`."""
+        return render_task_dir(self.root, self.name, [(t.id, t.lm_eval_yaml) for t in self.manifest.tasks], out)
+
+
+class LazyTensors(Mapping):
+    """Tensors of one safetensors file read on access, plus optional dense deltas added on read."""
+
+    def __init__(self, path: Path, deltas: StateDict | None = None):
+        self._path = str(path)
+        self._deltas = deltas or {}
+        with safe_open(self._path, "pt") as fh:
+            self._keys = list(fh.keys())
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name not in self._keys:
+            raise KeyError(name)
+        with safe_open(self._path, "pt") as fh:
+            tensor = fh.get_tensor(name)
+        return tensor + self._deltas[name] if name in self._deltas else tensor
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def lora_deltas(adapter_dir: Path) -> StateDict:
+    """Dense weight deltas of a peft LoRA adapter, keyed by the base model's tensor names."""
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    scale = config["lora_alpha"] / config["r"]
+    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    deltas = {}
+    for key, a in tensors.items():
+        if ".lora_A." not in key:
+            continue
+        b = tensors[key.replace(".lora_A.", ".lora_B.")]
+        target = key.removeprefix("base_model.model.").replace(".lora_A.weight", ".weight")
+        deltas[target] = (b @ a) * scale
+    return deltas
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """A bundled suite by name, or a built suite folder by path."""
+    candidate = Path(name_or_path)
+    if candidate.is_dir():
+        return Suite(candidate)
+    if str(name_or_path) in bundled_suites():
+        return Suite(BUNDLED_ROOT / str(name_or_path))
+    raise FileNotFoundError(
+        f"no suite {str(name_or_path)!r}: bundled suites are {bundled_suites()}; "
+        "or pass the folder of a suite built with `willitmerge suite build`"
+    )

@@ -1,0 +1,156 @@
+"""Pretraining and fine-tuning loops for the tiny suites, deterministic on one machine.
+
+Plain torch on purpose: a dozen lines of loop are easier to audit and to make
+bit-reproducible than a trainer framework, and the models are small enough for 2 cores.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from .recipe import ExpertRecipe, ModelRecipe, PretrainRecipe
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+Progress = Callable[[int], None]
+
+
+def model_config(recipe: ModelRecipe, tokenizer: PreTrainedTokenizerFast) -> LlamaConfig:
+    vocab = 64 * math.ceil(len(tokenizer) / 64)
+    return LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=recipe.hidden_size,
+        intermediate_size=recipe.intermediate_size,
+        num_hidden_layers=recipe.num_layers,
+        num_attention_heads=recipe.num_heads,
+        num_key_value_heads=recipe.num_heads,
+        max_position_embeddings=recipe.max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        torch_dtype="float32",
+    )
+
+
+def encode(tokenizer: PreTrainedTokenizerFast, examples: Sequence[tuple[str, str]], seq_len: int,
+           answer_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded `<s>prompt answer</s>` rows and a mask of the positions that carry loss.
+
+    Right padding needs no attention mask in a causal model: real tokens never attend to
+    the padding after them.
+    """
+    ids = torch.full((len(examples), seq_len), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), seq_len), dtype=torch.bool)
+    prompts = tokenizer([p for p, _ in examples])["input_ids"]
+    answers = tokenizer([a for _, a in examples], add_special_tokens=False)["input_ids"]
+    for row, (p, a) in enumerate(zip(prompts, answers)):
+        seq = p + a + [tokenizer.eos_token_id]
+        if len(seq) > seq_len:
+            raise ValueError(f"example {examples[row]} is {len(seq)} tokens, over seq_len={seq_len}; "
+                             "raise seq_len in the recipe")
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, (len(p) if answer_only else 1) : len(seq)] = True
+    return ids, mask
+
+
+def _loss(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    logits = model(input_ids=ids).logits[:, :-1]
+    target = ids[:, 1:].masked_fill(~mask[:, 1:], -100)
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1))
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def _run(model, params, batches, lr: float, total: int, warmup: int, progress: Progress | None) -> float:
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, total, warmup))
+    model.train()
+    loss_value = float("nan")
+    for step in range(total):
+        ids, mask = batches(step)
+        loss = _loss(model, ids, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        loss_value = loss.item()
+        if progress:
+            progress(1)
+    model.eval()
+    return loss_value
+
+
+def pretrain(config: LlamaConfig, recipe: PretrainRecipe, ids: torch.Tensor, mask: torch.Tensor,
+             progress: Progress | None = None) -> tuple[LlamaForCausalLM, float]:
+    """Train the base from scratch on a corpus of exactly steps × batch_size rows, in order."""
+    torch.manual_seed(recipe.seed)
+    model = LlamaForCausalLM(config)
+    b = recipe.batch_size
+    loss = _run(model, list(model.parameters()), lambda s: (ids[s * b:(s + 1) * b], mask[s * b:(s + 1) * b]),
+                recipe.lr, recipe.steps, recipe.warmup, progress)
+    return model, loss
+
+
+def finetune(base: LlamaForCausalLM, recipe: ExpertRecipe, task: tuple[torch.Tensor, torch.Tensor],
+             replay: tuple[torch.Tensor, torch.Tensor], progress: Progress | None = None):
+    """Fine-tune a copy of the base; returns the trained model (a peft model for LoRA) and its loss.
+
+    Each batch holds round(replay × batch_size) rows of the pretraining mix and the rest
+    from the task's train split, sampled with a generator seeded by the recipe.
+    """
+    torch.manual_seed(recipe.seed)
+    model = LlamaForCausalLM(base.config)
+    model.load_state_dict(base.state_dict())
+    if recipe.method == "lora":
+        model = get_peft_model(model, LoraConfig(r=recipe.lora_rank, lora_alpha=2 * recipe.lora_rank,
+                                                 lora_dropout=0.0, target_modules=LORA_TARGETS))
+    params = [p for p in model.parameters() if p.requires_grad]
+    gen = torch.Generator().manual_seed(recipe.seed)
+    n_replay = round(recipe.replay * recipe.batch_size)
+    n_task = recipe.batch_size - n_replay
+
+    def batches(_step: int):
+        ti = torch.randint(len(task[0]), (n_task,), generator=gen)
+        ri = torch.randint(len(replay[0]), (n_replay,), generator=gen)
+        return torch.cat([task[0][ti], replay[0][ri]]), torch.cat([task[1][ti], replay[1][ri]])
+
+    loss = _run(model, params, batches, recipe.lr, recipe.steps, max(1, recipe.steps // 20), progress)
+    return model, loss
+
+
+@torch.no_grad()
+def greedy_answers(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
+                   max_new_tokens: int, batch_size: int = 512) -> list[str]:
+    """Greedy continuations, batched by prompt length so no padding changes any number."""
+    by_length: dict[int, list[int]] = {}
+    encoded = [tokenizer(p)["input_ids"] for p in prompts]
+    for i, ids in enumerate(encoded):
+        by_length.setdefault(len(ids), []).append(i)
+    answers = [""] * len(prompts)
+    for _, members in sorted(by_length.items()):
+        for start in range(0, len(members), batch_size):
+            chunk = members[start:start + batch_size]
+            ids = torch.tensor([encoded[i] for i in chunk])
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                 do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                                 pad_token_id=tokenizer.pad_token_id)
+            for i, row in zip(chunk, out[:, ids.shape[1]:].tolist()):
+                if tokenizer.eos_token_id in row:
+                    row = row[: row.index(tokenizer.eos_token_id)]
+                answers[i] = tokenizer.decode(row, skip_special_tokens=True)
+    return answers
+
+
+def exact_match(model, tokenizer, examples: Sequence[tuple[str, str]], max_new_tokens: int) -> list[bool]:
+    answers = greedy_answers(model, tokenizer, [p for p, _ in examples], max_new_tokens)
+    return [got == want for got, (_, want) in zip(answers, examples)]
