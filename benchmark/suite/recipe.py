@@ -128,9 +128,9 @@ TINY = SuiteRecipe(
 )
 
 _MICRO_TASKS = (
-    TaskRecipe("add", 400, 20, 40, pretrain_weight=0.6),
-    TaskRecipe("rev", 400, 20, 40, pretrain_weight=0.0),
-    TaskRecipe("cap", 60, 20, 40, pretrain_weight=0.4, known_fraction=0.5),
+    TaskRecipe("dbl", 400, 20, 40, pretrain_weight=0.4),
+    TaskRecipe("cap", 60, 20, 40, pretrain_weight=0.4, known_fraction=0.8),
+    TaskRecipe("col", 60, 20, 40, pretrain_weight=0.2, known_fraction=0.2),
 )
 
 MICRO = SuiteRecipe(
@@ -138,7 +138,7 @@ MICRO = SuiteRecipe(
     version="1.0.0",
     description="The tiny recipe at toy scale, built in seconds for tests.",
     tasks=_MICRO_TASKS,
-    experts=_two_experts_per_task(_MICRO_TASKS, {t.name: 60 for t in _MICRO_TASKS}),
+    experts=_two_experts_per_task(_MICRO_TASKS, {t.name: 100 for t in _MICRO_TASKS}),
     model=ModelRecipe(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128),
     pretrain=PretrainRecipe(steps=200, batch_size=32, warmup=10),
     fact_bank_size=60,
