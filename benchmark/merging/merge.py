@@ -1,0 +1,58 @@
+"""Drive a merge tensor by tensor, in memory, from lazy tensor sources."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from safetensors.torch import save_file
+
+from .registry import MergeContext, MergeMethod
+
+StateDict = dict[str, torch.Tensor]
+
+
+def merge(method: MergeMethod, base: Mapping[str, torch.Tensor], experts: list[Mapping[str, torch.Tensor]],
+          context: MergeContext) -> StateDict:
+    """θ0 + method(τ1..τT), one tensor at a time; `experts` may be lazy mappings."""
+    if len(experts) < 2:
+        raise ValueError(f"a merge needs at least 2 experts, got {len(experts)}")
+    if len(context.expert_ids) != len(experts):
+        raise ValueError(f"context names {len(context.expert_ids)} experts but {len(experts)} were given")
+    merged = {}
+    for name in base.keys():
+        base_tensor = base[name].to(torch.float32)
+        deltas = [expert[name].to(torch.float32) - base_tensor for expert in experts]
+        merged[name] = (base_tensor + method.merge_tensor(name, base_tensor, deltas, context)).to(base[name].dtype)
+    return merged
+
+
+def save_merged(state: StateDict, config_dir: Path, out: Path) -> Path:
+    """Write a merged model as a transformers folder (config copied from `config_dir`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "generation_config.json"):
+        if (config_dir / name).is_file():
+            (out / name).write_bytes((config_dir / name).read_bytes())
+    save_file({k: v.contiguous() for k, v in state.items()}, str(out / "model.safetensors"), metadata={"format": "pt"})
+    return out
+
+
+def suite_context(suite, expert_ids: list[str]) -> MergeContext:
+    """What a method may know of a suite's experts: ids and the base's dev accuracy on their tasks."""
+    m = suite.manifest
+    return MergeContext(expert_ids=tuple(expert_ids),
+                        base_dev_accuracy=tuple(m.task(m.expert(e).task).base_accuracy["dev"] for e in expert_ids))
+
+
+def merge_experts(suite, method, expert_ids: list[str]) -> StateDict:
+    """Merge suite experts with a registered method (in memory) or a mergekit template (via folders)."""
+    from .mergekit_adapter import MergekitMethod
+
+    if isinstance(method, MergekitMethod):
+        with tempfile.TemporaryDirectory(prefix="willitmerge-experts-") as scratch:
+            folders = [suite.expert_folder(e, Path(scratch)) for e in expert_ids]
+            return method.merge_folders(suite.root / suite.manifest.base, folders)
+    return merge(method, suite.base_tensors(), [suite.expert_tensors(e) for e in expert_ids],
+                 suite_context(suite, expert_ids))

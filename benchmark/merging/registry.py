@@ -1,0 +1,71 @@
+"""Merge methods registered by name, each with typed parameters.
+
+A method merges one tensor at a time: it sees the base tensor and the experts' deltas
+(task vectors) for that tensor and returns the merged delta. The driver in `merge.py`
+walks the tensors, so no method ever holds more than one tensor of each expert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+
+@dataclass(frozen=True)
+class MergeContext:
+    """What a method may know about the experts besides their weights, in expert order.
+
+    `base_dev_accuracy` is the base model's dev-split accuracy on each expert's task
+    (Will-it-Merge's base knowledge); dev only, never test.
+    """
+
+    expert_ids: tuple[str, ...]
+    base_dev_accuracy: tuple[float, ...]
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class MergeMethod:
+    """Base class; subclasses are frozen dataclasses whose fields are the parameters."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    # Parameters the harness may tune on the dev split: field name -> candidate values.
+    search_space: ClassVar[dict[str, tuple[Any, ...]]] = {}
+
+    def merge_tensor(self, name: str, base: torch.Tensor, deltas: list[torch.Tensor],
+                     context: MergeContext) -> torch.Tensor:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def spec(self) -> dict[str, Any]:
+        """Name and parameters: what a ground-truth row records and hashes."""
+        return {"method": self.name, "params": self.params()}
+
+
+METHODS: dict[str, type[MergeMethod]] = {}
+
+
+def register(cls: type[MergeMethod]) -> type[MergeMethod]:
+    if cls.name in METHODS:
+        raise ValueError(f"merge method {cls.name!r} is already registered by {METHODS[cls.name].__qualname__}")
+    METHODS[cls.name] = cls
+    return cls
+
+
+def get_method(name: str, **params: Any) -> MergeMethod:
+    """A registered method with `params` overriding its defaults; errors name the fix."""
+    if name not in METHODS:
+        raise KeyError(f"no merge method {name!r}; registered: {', '.join(sorted(METHODS))}")
+    cls = METHODS[name]
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(params) - known
+    if unknown:
+        raise TypeError(f"merge method {name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(known)}")
+    return cls(**params)
+
