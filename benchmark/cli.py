@@ -15,9 +15,7 @@ from .suite.manifest import ManifestError
 app = typer.Typer(help="willitmerge: a benchmark and leaderboard for model mergeability.", no_args_is_help=True)
 suite_app = typer.Typer(help="List, inspect, verify and build suites of experts.", no_args_is_help=True)
 app.add_typer(suite_app, name="suite")
-console = Console()
-# Measured by benchmarks/evaluation_speed.py on the 2-core CPU machine; see README.
-DEFAULT_BACKEND = "vllm"
+console = Console(soft_wrap=True)
 
 
 def _load(name: str):
@@ -119,7 +117,7 @@ def groundtruth(
     jobs: int = typer.Option(1, "--jobs", min=1, help="worker processes, each with its own engine"),
 ) -> None:
     """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
-    from .evaluation import BACKENDS, EvalSettings
+    from .evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings
     from .groundtruth import DEFAULT_METHODS, compute_ground_truth, signal_table
     from .groundtruth.dataset import BUNDLED_ROOT
     from .groundtruth.store import DEFAULT_CACHE

@@ -41,7 +41,7 @@ def trim_to_top_k(delta: torch.Tensor, density: float) -> torch.Tensor:
     k = max(1, int(density * delta.numel()))
     flat = delta.reshape(-1)
     keep = torch.zeros_like(flat)
-    keep[torch.argsort(flat.abs(), descending=True)[:k]] = 1
+    keep[torch.topk(flat.abs(), k, sorted=False).indices] = 1
     return (flat * keep).reshape_as(delta)
 
 
@@ -137,8 +137,8 @@ class WillItMergeWeighted(MergeMethod):
 
     name = "wim_weighted"
     description = "θ0 + Σ w τ with w = softmax((1 - base dev accuracy)/t)"
-    temperature: float = 0.2
-    search_space = {"temperature": (0.05, 0.1, 0.2, 0.5, 1.0)}
+    temperature: float = 0.3
+    search_space = {"temperature": (0.1, 0.3, 1.0)}
 
     def weights(self, context: MergeContext) -> torch.Tensor:
         weakness = torch.tensor([1.0 - a for a in context.base_dev_accuracy], dtype=torch.float64)

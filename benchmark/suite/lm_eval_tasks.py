@@ -26,8 +26,10 @@ def task_yaml(suite: str, task: str, data_files: dict[str, str], max_new_tokens:
         "dataset_kwargs": {"data_files": {s: data_files[s] for s in SPLITS}},
         "test_split": split,
         "output_type": "generate_until",
-        "doc_to_text": "{{prompt}}",
-        "doc_to_target": "{{answer}}",
+        # Plain field names, not Jinja templates: lm-eval compiles a template anew for every
+        # document, which cost more than generating the answers.
+        "doc_to_text": "prompt",
+        "doc_to_target": "answer",
         "target_delimiter": "",
         "generation_kwargs": {"until": ["</s>"], "max_gen_toks": max_new_tokens, "do_sample": False,
                               "temperature": 0.0},

@@ -118,7 +118,7 @@ _TINY_TASKS = (
 
 TINY = SuiteRecipe(
     name="tiny",
-    version="1.0.0",
+    version="1.0.1",
     description=(
         "A 1M-parameter character-level Llama pretrained from scratch on a synthetic mix "
         "of eight tasks at different coverage, with two experts per task."

@@ -1,0 +1,137 @@
+"""The published ground truth: parquet tables plus a card, bundled or on the Hub.
+
+`load_ground_truth("tiny")` reads the bundled copy (like scikit-learn's `load_*`);
+`fetch_ground_truth(repo_id)` downloads a Hub-hosted version (like `fetch_*`) and fails
+with a clear message when offline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..evaluation import EvalSettings
+from ..hub import allow_hub, offline_error
+from ..suite import Suite
+
+BUNDLED_ROOT = Path(__file__).parent / "data"
+TABLES = ("pairs", "tasks", "models", "updates")
+
+
+def write_dataset(out: Path, suite: Suite, settings: EvalSettings, tables: dict[str, pd.DataFrame],
+                  suite_sha256: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+    meta = {"suite": suite.name, "suite_version": suite.version, "suite_sha256": suite_sha256,
+            "evaluation": settings.fingerprint(), "backend": settings.backend,
+            "methods": sorted(tables["pairs"].method.unique().tolist()), "rows": {k: len(v) for k, v in tables.items()}}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    (out / "README.md").write_text(dataset_card(meta, signal_table(tables["pairs"])))
+    return out
+
+
+COLUMNS = {
+    "pairs": {
+        "pair_id": "`<expert_a>__<expert_b>`, as listed in the suite manifest",
+        "method": "merge method name (built-in registry name, or `mergekit:<name>`)",
+        "expert_a, expert_b, task_a, task_b": "the two experts and their tasks",
+        "na": "normalized accuracy ½ Σ acc_t(merged) / acc_t(expert_t) (primary target)",
+        "raw": "mean accuracy ½ Σ acc_t(merged)",
+        "gain": "retained fine-tuning gain ½ Σ (acc_t(merged) − acc_t(base)) / (acc_t(expert_t) − acc_t(base))",
+        "na_se, raw_se, gain_se": "paired bootstrap standard errors over test examples (1000 resamples)",
+        "acc_a, acc_b": "merged model's test accuracy on task_a, task_b",
+        "expert_acc_a, expert_acc_b, base_acc_a, base_acc_b": "the denominators used",
+        "params": "JSON of the method parameters used (for tuned methods: the value chosen on dev)",
+    },
+    "tasks": {"pair_id, method, task, side, expert": "one row per (pair, method, task)",
+              "accuracy, stderr, n": "merged model's exact-match test accuracy, its binomial SE, example count",
+              "expert_accuracy, base_accuracy": "denominators on this task",
+              "correct": "per-example correctness (int8 list, test-split order) for new bootstraps"},
+    "models": {"model, task": "`base` or an expert id, on every task",
+               "accuracy, stderr, n, correct": "as in `tasks`"},
+    "updates": {"expert, task, method, n_pairs": "Will-it-Merge's per-update mergeability over an expert's pairs",
+                "s_acc": "S(Δi): mean accuracy of the merged models on the expert's own task",
+                "s_na": "the same, divided by the expert's own accuracy"},
+}
+
+
+def dataset_card(meta: dict, signal: pd.DataFrame) -> str:
+    """The dataset card, generated from the data so it can never disagree with it."""
+    lines = [
+        f"# willitmerge ground truth: suite `{meta['suite']}` v{meta['suite_version']}", "",
+        "Post-merge test accuracy of every cross-task pair of experts under every merge method, with the "
+        "denominators (each expert and the base model on every task), measured with lm-eval "
+        f"{meta['evaluation']['libraries']['lm_eval']} on the `{meta['backend']}` backend "
+        "(greedy generation, exact match, zero-shot).", "",
+        f"- suite sha256 (of its manifest): `{meta['suite_sha256']}`",
+        f"- methods: {', '.join(meta['methods'])}",
+        f"- rows: {', '.join(f'{k} {v}' for k, v in meta['rows'].items())}",
+        f"- evaluation settings: `{json.dumps(meta['evaluation'], sort_keys=True)}`", "",
+        "## Load", "", "```python",
+        "import benchmark", f"pairs = benchmark.load_ground_truth({meta['suite']!r})            # pandas",
+        "import datasets",
+        "pairs = datasets.load_dataset('parquet', data_files='pairs.parquet', split='train')", "```", "",
+        "## Tables", "",
+    ]
+    for table, columns in COLUMNS.items():
+        lines += [f"### `{table}.parquet`", "", "| column | meaning |", "|---|---|"]
+        lines += [f"| {c} | {m} |" for c, m in columns.items()] + [""]
+    lines += ["## Signal per method", "",
+              "The spread of `na` across pairs against its bootstrap noise (a useful suite needs SD ≥ 5 × median SE "
+              "and IQR ≥ 0.15).", "",
+              "| method | pairs | mean na | SD | IQR | median SE | SD / SE |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.method} | {r.pairs} | {r.na_mean:.3f} | {r.na_sd:.3f} | {r.na_iqr:.3f} | {r.median_se:.4f} | "
+              f"{r.sd_over_se:.1f} |" for r in signal.itertuples()]
+    lines += ["", "## Licence", "", "MIT. All data is synthetic; the models are those of the suite.", ""]
+    return "\n".join(lines)
+
+
+def signal_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per method: does the spread of `na` across pairs stand far above its bootstrap noise?"""
+    rows = []
+    for method, g in pairs.groupby("method", sort=True):
+        q1, q3 = np.percentile(g.na, [25, 75])
+        sd, se = float(g.na.std(ddof=1)), float(g.na_se.median())
+        rows.append({"method": method, "pairs": len(g), "na_mean": float(g.na.mean()), "na_sd": sd,
+                     "na_iqr": float(q3 - q1), "median_se": se, "sd_over_se": sd / se if se else float("inf"),
+                     "carries_signal": bool(sd >= 5 * se and q3 - q1 >= 0.15)})
+    return pd.DataFrame(rows)
+
+
+def bundled_ground_truths() -> list[str]:
+    return sorted(p.name for p in BUNDLED_ROOT.iterdir() if (p / "meta.json").is_file()) if BUNDLED_ROOT.is_dir() else []
+
+
+def ground_truth_dir(name: str) -> Path:
+    path = Path(name)
+    if (path / "meta.json").is_file():
+        return path
+    if name in bundled_ground_truths():
+        return BUNDLED_ROOT / name
+    raise FileNotFoundError(f"no ground truth {name!r}: bundled ones are {bundled_ground_truths()}; or pass a folder "
+                            "written by `willitmerge groundtruth`")
+
+
+def load_ground_truth(name: str = "tiny", table: str = "pairs") -> pd.DataFrame:
+    """One table of a bundled (or local) ground truth as a pandas DataFrame."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+    return pd.read_parquet(ground_truth_dir(name) / f"{table}.parquet")
+
+
+def fetch_ground_truth(repo_id: str, revision: str | None = None, cache_dir: Path | None = None) -> Path:
+    """Download a Hub-hosted ground truth (a dataset repo with these tables); returns its folder."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    allow_hub()
+    try:
+        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
+                                      cache_dir=str(cache_dir) if cache_dir else None,
+                                      allow_patterns=["*.parquet", "meta.json", "README.md"]))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as err:
+        raise offline_error(repo_id, err, "download") from err

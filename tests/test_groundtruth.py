@@ -1,0 +1,139 @@
+"""The ground-truth grid on the micro suite: targets, kill/resume, the published tables."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.evaluation import EvalSettings, TaskScore
+from benchmark.groundtruth import compute_ground_truth, load_ground_truth, signal_table
+from benchmark.groundtruth.grid import MergeOutcome
+from benchmark.groundtruth.store import JobStore
+from benchmark.groundtruth.targets import pair_row
+from benchmark.merging import get_method
+
+METHODS = ["weight_avg", "task_arithmetic", "wim_weighted"]
+
+
+def _score(task, bits):
+    return TaskScore(task, sum(bits) / len(bits), 0.0, len(bits), tuple(bits))
+
+
+def test_targets_on_known_accuracies(micro_suite):
+    pair = micro_suite.manifest.pairs[0]
+    ta, tb = (micro_suite.manifest.expert(e).task for e in (pair.expert_a, pair.expert_b))
+    n = 40
+    merged = {ta: _score(ta, [1] * 10 + [0] * 30), tb: _score(tb, [1] * 20 + [0] * 20)}
+    denominators = {(): {ta: _score(ta, [0] * n), tb: _score(tb, [1] * 10 + [0] * 30)},
+                    (pair.expert_a,): {ta: _score(ta, [1] * 20 + [0] * 20)},
+                    (pair.expert_b,): {tb: _score(tb, [1] * 40)}}
+    row = pair_row(micro_suite, MergeOutcome(pair.id, get_method("weight_avg"), get_method("weight_avg"), merged),
+                   denominators)
+    assert row["na"] == pytest.approx(0.5 * (0.25 / 0.5 + 0.5 / 1.0))
+    assert row["raw"] == pytest.approx(0.5 * (0.25 + 0.5))
+    assert row["gain"] == pytest.approx(0.5 * ((0.25 - 0) / 0.5 + (0.5 - 0.25) / 0.75))
+    assert 0.01 < row["na_se"] < 0.2 and 0.01 < row["raw_se"] < 0.2
+
+
+def _grid(micro_suite, tmp_path_factory, backend):
+    cache = tmp_path_factory.mktemp(f"gt-cache-{backend}")
+    out = tmp_path_factory.mktemp(f"gt-{backend}") / "micro"
+    tables = compute_ground_truth(micro_suite, [get_method(m) for m in METHODS], EvalSettings(backend=backend),
+                                  cache, out, show_progress=False)
+    return cache, out, tables
+
+
+@pytest.fixture(scope="module")
+def micro_grid(micro_suite, tmp_path_factory):
+    """The grid on the vLLM path, as CI runs it."""
+    return _grid(micro_suite, tmp_path_factory, "vllm")
+
+
+@pytest.fixture(scope="module")
+def micro_grid_hf(micro_suite, tmp_path_factory):
+    return _grid(micro_suite, tmp_path_factory, "hf")
+
+
+def test_backends_give_the_same_per_example_results(micro_grid, micro_grid_hf):
+    for table in ("tasks", "models"):
+        vllm, hf = micro_grid[2][table], micro_grid_hf[2][table]
+        assert len(vllm) == len(hf)
+        for a, b in zip(vllm.correct, hf.correct):
+            assert np.array_equal(a, b)
+    pd.testing.assert_frame_equal(micro_grid[2]["pairs"], micro_grid_hf[2]["pairs"])
+
+
+def test_grid_covers_pairs_methods_and_denominators(micro_suite, micro_grid):
+    _, out, tables = micro_grid
+    pairs = tables["pairs"]
+    assert len(pairs) == len(micro_suite.manifest.pairs) * len(METHODS)
+    for col in ("pair_id", "method", "expert_a", "expert_b", "task_a", "task_b", "na", "raw", "gain",
+                "na_se", "raw_se", "gain_se"):
+        assert col in pairs.columns
+    n_tasks, n_experts = len(micro_suite.manifest.tasks), len(micro_suite.manifest.experts)
+    assert len(tables["models"]) == (1 + n_experts) * n_tasks
+    assert len(tables["tasks"]) == 2 * len(pairs)
+    wim = pairs[pairs.method == "wim_weighted"]
+    assert wim.params.map(lambda p: json.loads(p)["temperature"]).isin([0.1, 0.3, 1.0]).all()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["backend"] == "vllm" and meta["evaluation"]["libraries"]["vllm"].endswith("+cpu")
+    reread = load_ground_truth(str(out), "pairs")
+    pd.testing.assert_frame_equal(reread, pairs)
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_files=str(out / "pairs.parquet"), split="train")
+    assert ds.num_rows == len(pairs) and ds.column_names == list(pairs.columns)
+
+
+def test_signal_table_reports_spread_and_noise(micro_grid):
+    sig = signal_table(micro_grid[2]["pairs"])
+    assert set(sig.method) == set(METHODS)
+    assert (sig.na_sd >= 0).all() and (sig.median_se > 0).all()
+
+
+def test_killed_run_resumes_without_redoing_jobs(micro_suite, micro_grid_hf, tmp_path):
+    """SIGKILL a fresh grid run mid-way, resume it, and get the uninterrupted run's table."""
+    scratch = tmp_path / "cache"
+    script = (
+        "import sys\n"
+        "from benchmark.suite import load_suite\n"
+        "from benchmark.evaluation import EvalSettings\n"
+        "from benchmark.groundtruth import compute_ground_truth\n"
+        "from benchmark.merging import get_method\n"
+        "if __name__ == '__main__':\n"
+        f"    t = compute_ground_truth(load_suite({str(micro_suite.root)!r}), [get_method(m) for m in {METHODS!r}],\n"
+        "        EvalSettings(backend='hf'), sys.argv[1], sys.argv[2], show_progress=False)\n"
+    )
+    runner = tmp_path / "run.py"
+    runner.write_text(script)
+    store = JobStore(scratch / "jobs")
+    proc = subprocess.Popen([sys.executable, str(runner), str(scratch), str(tmp_path / "out1")])
+    deadline = time.time() + 300
+    while len(store) < 12 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed; lower the threshold"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name: p.stat().st_mtime_ns for p in (scratch / "jobs").glob("*/*.json")}
+    for path in (scratch / "jobs").glob("*/*.json"):
+        json.loads(path.read_text())  # every stored record is whole
+    subprocess.run([sys.executable, str(runner), str(scratch), str(tmp_path / "out2")], check=True)
+    after = {p.name: p.stat().st_mtime_ns for p in (scratch / "jobs").glob("*/*.json")}
+    assert all(after[name] == mtime for name, mtime in done_before.items()), "a finished job was redone"
+    for table in ("pairs", "tasks", "models", "updates"):
+        resumed = pd.read_parquet(tmp_path / "out2" / f"{table}.parquet")
+        uninterrupted = pd.read_parquet(micro_grid_hf[1] / f"{table}.parquet")
+        pd.testing.assert_frame_equal(resumed, uninterrupted)
+    assert len(after) > len(done_before)
+
+
+def test_bundled_ground_truth_loads_with_pandas_and_datasets():
+    pairs = load_ground_truth("tiny")
+    assert len(pairs) >= 100 * 6 and pairs.na.notna().all()
+    assert np.isfinite(pairs[["na", "raw", "gain", "na_se"]].to_numpy()).all()
