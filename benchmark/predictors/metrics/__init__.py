@@ -1,0 +1,99 @@
+"""The metric library: every pairwise metric of Demystifying Mergeability for causal LMs,
+plus kinship, sign agreement, task-vector norm, top singular value and base knowledge.
+
+`MetricLibrary(suite)` computes what belongs to one expert once (task vector, SVDs,
+activations, gradients, base knowledge) and each pair's metrics once, caching the latter
+on disk under a key of the suite's manifest hash.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ...groundtruth.jobs import suite_sha
+from ...groundtruth.store import DEFAULT_CACHE, JobStore, job_key
+from . import model as fn
+from . import weights as w
+
+DEMYSTIFYING_METRICS = (
+    "task_vector_cosine_similarity", "task_vector_l2_distance", "task_vector_dot_product", "weight_space_angle",
+    "task_vector_magnitude_ratio", "effective_rank", "effective_rank_mergeability_score", "stable_rank",
+    "spectral_gap", "singular_value_ratio", "layerwise_effective_rank", "layerwise_effective_rank_mergeability_score",
+    "singular_value_overlap", "subspace_overlap", "right_subspace_overlap_top_k", "right_subspace_overlap_bottom_k",
+    "interaction_matrix_overlap_top_k", "interaction_matrix_overlap_bottom_k", "activation_l2_distance",
+    "activation_cosine_similarity", "activation_magnitude_ratio", "activation_dot_product",
+    "encoder_gradient_cosine_similarity", "encoder_gradient_l2_distance", "encoder_gradient_dot_product",
+    "input_gradient_cosine_similarity", "input_gradient_l2_distance", "input_gradient_dot_product",
+)
+EXTRA_METRICS = ("kinship_pearson", "sign_agreement", "tv_norm_mean", "tv_norm_min", "top_singular_value_mean",
+                 "top_singular_value_min", "base_accuracy_mean", "base_accuracy_min", "base_loglik_mean",
+                 "base_loglik_min")
+METRIC_LIBRARY_VERSION = 1
+
+
+class MetricLibrary:
+    def __init__(self, suite, cache: Path = DEFAULT_CACHE):
+        self.suite = suite
+        self.store = JobStore(Path(cache) / "metrics")
+        self._experts: dict[str, dict] = {}
+        self._base = None
+
+    def _base_model(self):
+        if self._base is None:
+            self._base = self.suite.model()
+        return self._base
+
+    def expert_features(self, expert_id: str) -> dict:
+        """Everything about one expert that pair metrics need; computed once."""
+        if expert_id not in self._experts:
+            suite, m = self.suite, self.suite.manifest
+            entry = m.expert(expert_id)
+            base = self.suite.base_state_dict()
+            state = suite.expert_state_dict(expert_id)
+            tv = {k: state[k] - base[k] for k in base}
+            svds = w.layer_svds(tv)
+            model, tok = suite.model(state), suite.tokenizer()
+            seq_len, max_new = m.recipe["seq_len"], m.recipe["max_new_tokens"]
+            own = suite.examples(entry.task, "train")
+            grad_params, grad_inputs = fn.gradients(model, tok, own[:fn.GRADIENT_SAMPLES], seq_len)
+            self._experts[expert_id] = {
+                "tv": tv, "flat": w.flat(tv), "svds": svds, "magnitudes": w.expert_magnitudes(tv, svds),
+                "activation": fn.mean_activation(model, tok, fn.calibration_set(suite), seq_len),
+                "grad_params": grad_params, "grad_inputs": grad_inputs,
+                "knowledge": fn.base_knowledge(self._base_model(), tok, own[:fn.KNOWLEDGE_SAMPLES], seq_len, max_new),
+            }
+        return self._experts[expert_id]
+
+    def update_metrics(self, expert_id: str) -> dict[str, float]:
+        """Per-expert signals for per-update predictors: base knowledge, norm, top singular value."""
+        f = self.expert_features(expert_id)
+        return {"base_accuracy": f["knowledge"]["accuracy"], "base_loglik": f["knowledge"]["loglik"],
+                "tv_norm": f["magnitudes"]["norm"], "top_singular_value": f["magnitudes"]["top_singular_value"]}
+
+    def pair_metrics(self, expert_a: str, expert_b: str) -> dict[str, float]:
+        key = job_key({"suite_sha256": suite_sha(self.suite), "pair": [expert_a, expert_b],
+                       "metric_library": METRIC_LIBRARY_VERSION, "torch": torch.__version__})
+        cached = self.store.get(key)
+        if cached is not None:
+            return cached["metrics"]
+        a, b = self.expert_features(expert_a), self.expert_features(expert_b)
+        metrics = {**w.task_vector_metrics(a["flat"], b["flat"]), **w.effective_rank_metrics(a["tv"], b["tv"]),
+                   **w.subspace_metrics(a["svds"], b["svds"]),
+                   **fn.vector_metrics("activation", a["activation"], b["activation"], with_ratio=True),
+                   **fn.vector_metrics("encoder_gradient", a["grad_params"], b["grad_params"], with_ratio=False),
+                   **fn.vector_metrics("input_gradient", a["grad_inputs"], b["grad_inputs"], with_ratio=False),
+                   **w.kinship_metrics(a["flat"], b["flat"])}
+        for name, (x, y) in {"tv_norm": (a["magnitudes"]["norm"], b["magnitudes"]["norm"]),
+                             "top_singular_value": (a["magnitudes"]["top_singular_value"],
+                                                    b["magnitudes"]["top_singular_value"]),
+                             "base_accuracy": (a["knowledge"]["accuracy"], b["knowledge"]["accuracy"]),
+                             "base_loglik": (a["knowledge"]["loglik"], b["knowledge"]["loglik"])}.items():
+            metrics[f"{name}_mean"], metrics[f"{name}_min"] = (x + y) / 2, min(x, y)
+        self.store.put(key, {"pair": [expert_a, expert_b], "metrics": metrics})
+        return json.loads(json.dumps(metrics))
+
+
+__all__ = ["DEMYSTIFYING_METRICS", "EXTRA_METRICS", "MetricLibrary"]
