@@ -155,5 +155,65 @@ def download(repo_id: str = typer.Argument(..., help="Hub dataset repo holding a
     console.print(f"downloaded to {path}")
 
 
+submit_app = typer.Typer(help="Validate and score submissions.", no_args_is_help=True)
+app.add_typer(submit_app, name="submit")
+
+
+@submit_app.command("check")
+def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors/<name> folder"),
+                 suite: list[str] = typer.Option(None, "--suite", help="score on this suite only (repeatable)"),
+                 as_json: bool = typer.Option(False, "--json", help="print the scores as JSON")) -> None:
+    """Validate a predictor submission and print its leave-one-task-out scores."""
+    from .predictors.harness import UnsupportedSuite, score_predictor, score_update_predictor
+    from .predictors.suites import load_prediction_suite
+    from .predictors.zero_shot import PredictionsFile
+    from .submissions import SubmissionError, check_predictions_file, load_predictor
+
+    try:
+        spec, predictor = load_predictor(path)
+    except SubmissionError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    report = {"name": spec.name, "suites": {}}
+    for name in suite or spec.suites:
+        if name not in spec.suites:
+            console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` does not list {name!r}")
+            raise typer.Exit(2)
+        data = load_prediction_suite(name, show_progress=not as_json)
+        try:
+            if isinstance(predictor, PredictionsFile):
+                check_predictions_file(predictor, data)
+            report["suites"][name] = score_predictor(predictor, data)
+            if callable(getattr(predictor, "predict_updates", None)) and data.updates:
+                report["suites"][name]["updates"] = score_update_predictor(predictor, data)
+        except (UnsupportedSuite, SubmissionError, KeyError, ValueError) as err:
+            console.print(f"[red]error:[/red] {spec.name} on {name}: {err}")
+            raise typer.Exit(1) from err
+    if as_json:
+        print(json.dumps(report, indent=1))
+        return
+    for name, result in report["suites"].items():
+        table = Table("method", "target", "mean fold Spearman [95% CI]", "mean fold Pearson [95% CI]",
+                      "pooled Spearman [95% CI]", title=f"{spec.name} on {name} (leave-one-task-out)")
+        for method, targets in result["methods"].items():
+            for target, r in targets.items():
+                table.add_row(method, target, _with_ci(r, "mean_fold_spearman"), _with_ci(r, "mean_fold_pearson"),
+                              _with_ci(r, "pooled_spearman"))
+        for target, avg in result["averages"].items():
+            table.add_row("[bold]average[/bold]", target, f"{avg['mean_fold_spearman']:.3f}",
+                          f"{avg['mean_fold_pearson']:.3f}", f"{avg['pooled_spearman']:.3f}")
+        console.print(table)
+        console.print(f"primary (mean per-fold Spearman on na, averaged over methods): {result['primary']:.3f}")
+        if "updates" in result:
+            avg = result["updates"]["average"]
+            console.print(f"per-update S(Δi), pooled leave-one-task-out Spearman averaged over methods: "
+                          f"s_acc {avg['s_acc']:.3f}, s_na {avg['s_na']:.3f}")
+
+
+def _with_ci(row: dict, key: str) -> str:
+    low, high = row[f"{key}_ci"]
+    return f"{row[key]:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def main() -> None:
     app()
