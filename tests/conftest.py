@@ -1,10 +1,14 @@
-from pathlib import Path
+import os
+import tempfile
 
 import pytest
 
-from benchmark.suite import load_suite
-from benchmark.suite.build import build_suite
-from benchmark.suite.recipe import MICRO
+# Tests never touch the user's job and metric cache.
+os.environ.setdefault("WILLITMERGE_CACHE", tempfile.mkdtemp(prefix="willitmerge-test-cache-"))
+
+from benchmark.suite import load_suite  # noqa: E402
+from benchmark.suite.build import build_suite  # noqa: E402
+from benchmark.suite.recipe import MICRO  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -79,3 +79,33 @@ def test_library_computes_every_metric_once_and_caches(micro_suite, tmp_path):
     again = MetricLibrary(micro_suite, cache=tmp_path)
     assert again.pair_metrics(pair.expert_a, pair.expert_b) == metrics
     assert again._experts == {}, "the second library read the pair from the cache"
+
+
+def test_bottom_k_overlaps_on_a_full_rank_matrix():
+    torch.manual_seed(1)
+    q, _ = torch.linalg.qr(torch.randn(30, 30, dtype=torch.float64))
+    a = q @ torch.diag(torch.linspace(30, 1, 30, dtype=torch.float64)) @ q.T
+    same = w.subspace_metrics(w.layer_svds({"m": a}), w.layer_svds({"m": 3 * a}), k=10)
+    assert same["right_subspace_overlap_bottom_k"] == pytest.approx(1.0)
+    assert same["interaction_matrix_overlap_bottom_k"] == pytest.approx(1.0)
+
+
+def test_base_knowledge_of_a_model_that_knows_nothing(micro_suite):
+    """All-zero weights give uniform next-token probabilities: log-likelihood -log(V) and no answer."""
+    model = micro_suite.model({k: torch.zeros_like(v) for k, v in micro_suite.base_state_dict().items()})
+    examples = micro_suite.examples("cap", "train")[:8]
+    known = fn.base_knowledge(model, micro_suite.tokenizer(), examples, 24, 12)
+    assert known["accuracy"] == 0.0
+    assert known["loglik"] == pytest.approx(-math.log(micro_suite.config.vocab_size))
+
+
+def test_parameter_gradient_matches_the_training_loss(micro_suite):
+    from benchmark.suite.training import _loss, encode
+
+    model, tok = micro_suite.model(), micro_suite.tokenizer()
+    examples = micro_suite.examples("dbl", "train")[:10]
+    params, inputs = fn.gradients(model, tok, examples, 24)
+    ids, mask = encode(tok, examples, 24, answer_only=True)
+    grads = torch.autograd.grad(_loss(model, ids, mask), [p for _, p in sorted(model.named_parameters())])
+    torch.testing.assert_close(params, torch.cat([g.reshape(-1).double() for g in grads]))
+    assert inputs.shape == (micro_suite.config.hidden_size,)

@@ -31,7 +31,7 @@ DEMYSTIFYING_METRICS = (
 EXTRA_METRICS = ("kinship_pearson", "sign_agreement", "tv_norm_mean", "tv_norm_min", "top_singular_value_mean",
                  "top_singular_value_min", "base_accuracy_mean", "base_accuracy_min", "base_loglik_mean",
                  "base_loglik_min")
-METRIC_LIBRARY_VERSION = 1
+METRIC_LIBRARY_VERSION = 2  # 2: parameter gradients include the input-embedding lookup
 
 
 class MetricLibrary:

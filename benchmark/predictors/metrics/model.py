@@ -35,7 +35,8 @@ def gradients(model, tokenizer, examples, seq_len: int) -> tuple[torch.Tensor, t
     """(parameter gradient, flattened; input-embedding gradient, averaged to one hidden vector)."""
     ids, mask = encode(tokenizer, examples, seq_len, answer_only=True)
     model.zero_grad(set_to_none=True)
-    embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
+    embeds = model.get_input_embeddings()(ids)
+    embeds.retain_grad()  # keep the lookup in the graph so the embedding matrix gets its input-side gradient
     logits = model(inputs_embeds=embeds).logits[:, :-1]
     target = ids[:, 1:].masked_fill(~mask[:, 1:], -100)
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1))
