@@ -146,7 +146,8 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
         bar.update(job, description="pretraining base")
         base, _ = pretrain(config, recipe.pretrain, ids, mask, advance)
         base.save_pretrained(root / "base")
-        replay = encode(tokenizer, corpus[: 20 * recipe.pretrain.batch_size * 10], recipe.seq_len, answer_only=True)
+        # Replay draws from the first 200 pretraining batches' rows, encoded with the fine-tuning loss mask.
+        replay = encode(tokenizer, corpus[: 200 * recipe.pretrain.batch_size], recipe.seq_len, answer_only=True)
 
         bar.update(job, description="evaluating base")
         base_acc = {}
