@@ -137,3 +137,13 @@ def test_bundled_ground_truth_loads_with_pandas_and_datasets():
     pairs = load_ground_truth("tiny")
     assert len(pairs) >= 100 * 6 and pairs.na.notna().all()
     assert np.isfinite(pairs[["na", "raw", "gain", "na_se"]].to_numpy()).all()
+
+
+def test_download_fails_clearly_offline():
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    result = CliRunner().invoke(app, ["download", "willitmerge-nonexistent/ground-truth"])
+    assert result.exit_code == 1
+    assert "nothing was changed" in result.output and "load_ground_truth('tiny')" in result.output
