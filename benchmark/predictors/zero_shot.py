@@ -8,26 +8,29 @@ import numpy as np
 
 
 class SingleMetric:
-    """Score = sign × one precomputed pairwise metric; ignores the merge method and the fit.
-
-    With `update_metric`, it also scores single experts (Will-it-Merge's S(Δi) target).
-    """
+    """Score = sign × one precomputed pairwise metric; ignores the merge method and the fit."""
 
     works_from = "metrics"
 
-    def __init__(self, metric: str, sign: float = 1.0, update_metric: str | None = None):
-        self.metric, self.sign, self.update_metric = metric, float(sign), update_metric
-        if update_metric is None:
-            self.predict_updates = None  # not a per-update predictor
-
-    def predict_updates(self, updates, method: str) -> np.ndarray:
-        return np.array([self.sign * u.metrics[self.update_metric] for u in updates], dtype=float)
+    def __init__(self, metric: str, sign: float = 1.0):
+        self.metric, self.sign = metric, float(sign)
 
     def predict(self, pairs, method: str) -> np.ndarray:
         missing = [p.id for p in pairs if self.metric not in p.metrics]
         if missing:
             raise KeyError(f"metric {self.metric!r} is not available for pair {missing[0]!r} on this suite")
         return np.array([self.sign * p.metrics[self.metric] for p in pairs], dtype=float)
+
+
+class SingleMetricWithUpdates(SingleMetric):
+    """A single-metric predictor that also scores single experts (Will-it-Merge's S(Δi) target)."""
+
+    def __init__(self, metric: str, update_metric: str, sign: float = 1.0):
+        super().__init__(metric, sign)
+        self.update_metric = update_metric
+
+    def predict_updates(self, updates, method: str) -> np.ndarray:
+        return np.array([self.sign * u.metrics[self.update_metric] for u in updates], dtype=float)
 
 
 class SeededRandom:
