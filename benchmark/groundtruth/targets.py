@@ -8,21 +8,16 @@ merged model, the expert and the base, so their shared difficulty cancels.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
 from ..evaluation import TaskScore
+from ..seeding import seeded_rng
 from ..suite import Suite
 from .grid import MergeOutcome
 from .jobs import method_label, pair_tasks, params_json
 
 BOOTSTRAP_SAMPLES = 1000
-
-
-def _rng(*parts: str) -> np.random.Generator:
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(":".join(parts).encode()).digest()[:8], "little"))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -45,7 +40,7 @@ def pair_row(suite: Suite, outcome: MergeOutcome, denominators: dict[tuple[str, 
     tasks = pair_tasks(suite, pair)
     arrays = {"merged": [], "expert": [], "base": []}
     boot = {"merged": [], "expert": [], "base": []}
-    rng = _rng(outcome.pair_id, method_label(outcome.method))
+    rng = seeded_rng(outcome.pair_id, method_label(outcome.method))
     for expert, task in zip(experts, tasks):
         per_model = {"merged": outcome.scores[task], "expert": denominators[(expert,)][task],
                      "base": denominators[()][task]}

@@ -6,12 +6,12 @@ weighted merge). Each returns the merged delta for one tensor; the driver adds t
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
 import torch
 
+from ..seeding import text_seed
 from .registry import MergeContext, MergeMethod, register
 
 
@@ -67,7 +67,7 @@ class Ties(MergeMethod):
 
 def _tensor_seed(seed: int, name: str, index: int) -> int:
     """A seed per (run seed, tensor, expert) so masks do not depend on traversal order."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{name}:{index}".encode()).digest()[:8], "little")
+    return text_seed(seed, name, index)
 
 
 @register

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
+
+from ..seeding import text_seed
 
 
 class SingleMetric:
@@ -43,8 +43,7 @@ class SeededRandom:
 
     def predict(self, pairs, method: str) -> np.ndarray:
         def draw(pair_id: str) -> float:
-            digest = hashlib.sha256(f"{self.seed}:{pair_id}".encode()).digest()
-            return int.from_bytes(digest[:8], "little") / 2 ** 64
+            return text_seed(self.seed, pair_id) / 2 ** 64
 
         return np.array([draw(p.id) for p in pairs])
 
