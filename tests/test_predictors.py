@@ -27,10 +27,10 @@ def vitb16():
 def test_loto_perfect_and_inverted_predictors():
     tasks = [(a, b) for a in "abcde" for b in "abcde" if a < b]
     y = np.arange(len(tasks), dtype=float)
-    perfect = loto_score(tasks, y, lambda train, test: y[test], samples=200)
+    perfect = loto_score(tasks, y, lambda train, test, held_out: y[test], samples=200)
     assert perfect.spearman == pytest.approx(1.0) and perfect.pooled_spearman == pytest.approx(1.0)
     assert len(perfect.folds) == 5 and all(len(f.targets) == 4 for f in perfect.folds)
-    inverted = loto_score(tasks, y, lambda train, test: -y[test], samples=200)
+    inverted = loto_score(tasks, y, lambda train, test, held_out: -y[test], samples=200)
     assert inverted.spearman == pytest.approx(-1.0) and inverted.pearson == pytest.approx(-1.0)
     assert inverted.spearman_ci[0] <= inverted.spearman <= inverted.spearman_ci[1]
 

@@ -42,7 +42,7 @@ class PredictionSuite:
         return sorted({t for _, t in self.targets}, key=TARGETS.index)
 
 
-def load_vitb16(root: Path = EXTERNAL_ROOT / "demystifying-vitb16") -> PredictionSuite:
+def load_vitb16(root: Path = EXTERNAL_ROOT / "demystifying-vitb16", with_targets: bool = True) -> PredictionSuite:
     metrics = json.loads((root / "vitb16_pairwise_metrics_N20.json").read_text())
     pair_ids = list(metrics["metrics"]["task_vector_cosine_similarity"]["pairs"])
     pairs = []
@@ -52,7 +52,7 @@ def load_vitb16(root: Path = EXTERNAL_ROOT / "demystifying-vitb16") -> Predictio
         # Three values are null in the published file; they reach predictors as NaN.
         pairs.append(Pair(pid, a, b, a, b, {m: float("nan") if v is None else float(v) for m, v in values.items()}))
     targets = {}
-    for method, stem in VITB16_METHODS.items():
+    for method, stem in VITB16_METHODS.items() if with_targets else ():
         results = json.loads((root / f"vitb16_{stem}_pairwise_N20.json").read_text())
         # Two TSV merges failed in the published run (CUDA out of memory): their targets are NaN
         # and the harness leaves those pairs out for that method.
@@ -62,14 +62,13 @@ def load_vitb16(root: Path = EXTERNAL_ROOT / "demystifying-vitb16") -> Predictio
     return PredictionSuite("demystifying-vitb16", pairs, list(VITB16_METHODS), targets, has_weights=False)
 
 
-def load_tiny(show_progress: bool = True) -> PredictionSuite:
+def load_tiny(show_progress: bool = True, with_targets: bool = True) -> PredictionSuite:
     from ..groundtruth import load_ground_truth
     from ..suite import load_suite
     from .metrics import MetricLibrary
     from .metrics.model import calibration_set
 
     suite = load_suite("tiny")
-    truth = load_ground_truth("tiny", "pairs")
     library = MetricLibrary(suite)
     calibration = tuple(calibration_set(suite))
     pairs = []
@@ -81,27 +80,30 @@ def load_tiny(show_progress: bool = True) -> PredictionSuite:
                               (ExpertHandle(ea.id, ea.task, suite), ExpertHandle(eb.id, eb.task, suite)),
                               suite, calibration))
             bar.advance(job)
-    targets = {}
-    for method, group in truth.groupby("method", sort=True):
-        group = group.set_index("pair_id").loc[[p.id for p in pairs]]
-        for t in TARGETS:
-            targets[(method, t)] = group[t].to_numpy(dtype=float)
-    per_update = load_ground_truth("tiny", "updates")
     updates = [Update(e.id, e.task, library.update_metrics(e.id), ExpertHandle(e.id, e.task, suite))
                for e in suite.manifest.experts]
-    update_targets = {}
-    for method, group in per_update.groupby("method", sort=True):
-        group = group.set_index("expert").loc[[u.id for u in updates]]
-        for t in ("s_acc", "s_na"):
-            update_targets[(method, t)] = group[t].to_numpy(dtype=float)
-    return PredictionSuite("tiny", pairs, sorted(truth.method.unique()), targets, has_weights=True,
+    targets, update_targets, methods = {}, {}, []
+    if with_targets:
+        truth = load_ground_truth("tiny", "pairs")
+        methods = sorted(truth.method.unique())
+        for method, group in truth.groupby("method", sort=True):
+            group = group.set_index("pair_id").loc[[p.id for p in pairs]]
+            for t in TARGETS:
+                targets[(method, t)] = group[t].to_numpy(dtype=float)
+        for method, group in load_ground_truth("tiny", "updates").groupby("method", sort=True):
+            group = group.set_index("expert").loc[[u.id for u in updates]]
+            for t in ("s_acc", "s_na"):
+                update_targets[(method, t)] = group[t].to_numpy(dtype=float)
+    return PredictionSuite("tiny", pairs, methods, targets, has_weights=True,
                            updates=updates, update_targets=update_targets)
 
 
-LOADERS = {"tiny": load_tiny, "demystifying-vitb16": lambda show_progress=True: load_vitb16()}
+LOADERS = {"tiny": load_tiny,
+           "demystifying-vitb16": lambda show_progress=True, with_targets=True: load_vitb16(with_targets=with_targets)}
 
 
-def load_prediction_suite(name: str, show_progress: bool = True) -> PredictionSuite:
+def load_prediction_suite(name: str, show_progress: bool = True, with_targets: bool = True) -> PredictionSuite:
+    """A suite for the predictor track; `with_targets=False` is what sandboxed submissions get."""
     if name not in LOADERS:
         raise KeyError(f"no predictor-track suite {name!r}; suites: {', '.join(LOADERS)}")
-    return LOADERS[name](show_progress=show_progress)
+    return LOADERS[name](show_progress=show_progress, with_targets=with_targets)

@@ -17,7 +17,8 @@ from scipy import stats
 
 BOOTSTRAP_SAMPLES = 1000
 # (train pair indices, test pair indices) -> predictions for the test pairs
-FitPredict = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# (train indices, test indices, held-out task) -> one prediction per test index
+FitPredict = Callable[[np.ndarray, np.ndarray, str], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class LotoScore:
     pearson_ci: tuple[float, float]
     pooled_spearman_ci: tuple[float, float]
     folds: list[Fold] = field(repr=False, compare=False)
+    # The bootstrap distribution of the mean per-fold Spearman; with the same seed and folds, draws
+    # line up across merge methods, so their average is a bootstrap of the averaged score.
+    spearman_draws: np.ndarray = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {"mean_fold_spearman": self.spearman, "mean_fold_pearson": self.pearson,
@@ -69,7 +73,7 @@ def loto_folds(pair_tasks: list[tuple[str, str]], targets: np.ndarray, fit_predi
     for held_out in tasks:
         test = np.array([i for i, p in enumerate(pair_tasks) if held_out in p])
         train = np.array([i for i, p in enumerate(pair_tasks) if held_out not in p])
-        preds = np.asarray(fit_predict(train, test), dtype=float)
+        preds = np.asarray(fit_predict(train, test, held_out), dtype=float)
         if preds.shape != (len(test),) or not np.isfinite(preds).all():
             raise ValueError(f"fold {held_out!r}: expected {len(test)} finite predictions, got shape {preds.shape}"
                              f"{'' if np.isfinite(preds).all() else ' with NaN/inf'}")
@@ -103,7 +107,7 @@ def score_folds(folds: list[Fold], seed: int = 0, samples: int = BOOTSTRAP_SAMPL
         boot_pe = np.nanmean(np.stack([pearson_rows(p, t) for p, t in zip(preds, targs)]), 0)
         boot_pool = spearman_rows(np.concatenate(preds, 1), np.concatenate(targs, 1))
     ci = [tuple(float(v) for v in np.nanpercentile(b, [2.5, 97.5])) for b in (boot_sp, boot_pe, boot_pool)]
-    return LotoScore(spearman, pearson, pooled, ci[0], ci[1], ci[2], folds)
+    return LotoScore(spearman, pearson, pooled, ci[0], ci[1], ci[2], folds, boot_sp)
 
 
 def loto_score(pair_tasks: list[tuple[str, str]], targets: np.ndarray, fit_predict: FitPredict,
