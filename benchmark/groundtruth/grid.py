@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..evaluation import Engine, EvalSettings, TaskScore
 from ..merging import merge_experts
 from ..suite import Suite
+from ..suite.suite import StateDict
 from .jobs import Job, Method, denominator_jobs, key_of, pair_tasks, tuning_candidates
 from .store import JobStore
 
@@ -50,12 +52,14 @@ class GridRunner:
         self._engine: Engine | None = None
         self.computed = 0
 
-    def result(self, job: Job) -> dict[str, TaskScore]:
+    def result(self, job: Job, make_state: Callable[[], StateDict] | None = None) -> dict[str, TaskScore]:
+        """The job's scores from the cache, else computed; `make_state` supplies weights the grid
+        cannot make itself (a sandboxed submission's merge) and is only called on a cache miss."""
         key = key_of(job, self.suite, self.settings)
         record = self.store.get(key)
         if record is None:
             started = time.perf_counter()
-            state = self._state(job)
+            state = make_state() if make_state is not None else self._state(job)
             if self._engine is None:
                 self._engine = Engine(self.suite, self.settings)
             scores = self._engine.evaluate(list(job.tasks), state, split=job.split)
@@ -101,7 +105,7 @@ def _work_shard(suite_root: str, methods: list[Method], settings: EvalSettings, 
     for pair, method in _units(suite, methods):
         tasks, experts = pair_tasks(suite, pair), (pair.expert_a, pair.expert_b)
         work.append(lambda m=method, e=experts, t=tasks: runner.result(
-            Job("merge", e, t, _tune(runner, m, e, t, lambda: None))))
+            Job("merge", e, t, tune(runner, tuning_candidates(m), e, t, lambda: None))))
     try:
         for i, unit in enumerate(work):
             if i % shards == shard:
@@ -158,7 +162,7 @@ def run_grid(suite: Suite, methods: list[Method], settings: EvalSettings, store:
             outcomes = []
             for pair, method in _units(suite, methods):
                 tasks, experts = pair_tasks(suite, pair), (pair.expert_a, pair.expert_b)
-                chosen = _tune(runner, method, experts, tasks, lambda: advance(f"tuning {pair.id}"))
+                chosen = tune(runner, tuning_candidates(method), experts, tasks, lambda: advance(f"tuning {pair.id}"))
                 scores = runner.result(Job("merge", experts, tasks, chosen))
                 outcomes.append(MergeOutcome(pair.id, method, chosen, scores))
                 advance(f"{pair.id} {method.spec()['method']}")
@@ -167,14 +171,17 @@ def run_grid(suite: Suite, methods: list[Method], settings: EvalSettings, store:
     return denominators, outcomes
 
 
-def _tune(runner: GridRunner, method: Method, experts, tasks, advance) -> Method:
-    """The candidate with the best mean dev accuracy over the pair's two tasks (first on ties)."""
-    candidates = tuning_candidates(method)
+def tune(runner: GridRunner, candidates: list, experts, tasks, advance,
+         make_state: Callable[[object], StateDict] | None = None):
+    """The candidate with the best mean dev accuracy over the pair's two tasks (first on ties).
+
+    `make_state(candidate)` supplies merged weights when the grid cannot merge them itself."""
     if len(candidates) == 1:
-        return method
+        return candidates[0]
     best, best_score = candidates[0], -1.0
     for candidate in candidates:
-        scores = runner.result(Job("tune", experts, tasks, candidate, split="dev"))
+        supply = None if make_state is None else (lambda c=candidate: make_state(c))
+        scores = runner.result(Job("tune", experts, tasks, candidate, split="dev"), supply)
         advance()
         mean = sum(s.accuracy for s in scores.values()) / len(scores)
         if mean > best_score:

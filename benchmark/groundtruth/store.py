@@ -22,18 +22,39 @@ def job_key(identity: dict[str, Any]) -> str:
 
 
 class JobStore:
-    def __init__(self, root: Path):
+    """Records by key under `root`; `packs` are read-only JSON-lines files of records committed
+    with the repository (written by `write_pack`), consulted when `root` lacks a key. `used`
+    collects every key read or written, so a run can pack exactly what it needed."""
+
+    def __init__(self, root: Path, packs: tuple[Path, ...] = ()):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.packs = tuple(Path(p) for p in packs)
+        self._packed: dict[str, dict[str, Any]] | None = None
+        self.used: set[str] = set()
+
+    def _pack_records(self) -> dict[str, dict[str, Any]]:
+        if self._packed is None:
+            self._packed = {}
+            for pack in self.packs:
+                if pack.is_file():
+                    for line in pack.read_text().splitlines():
+                        row = json.loads(line)
+                        self._packed[row["key"]] = row["record"]
+        return self._packed
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
-        if not path.is_file():
-            return None
-        return json.loads(path.read_text())
+        if path.is_file():
+            record = json.loads(path.read_text())
+        else:
+            record = self._pack_records().get(key) if self.packs else None
+        if record is not None:
+            self.used.add(key)
+        return record
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         path = self._path(key)
@@ -48,6 +69,21 @@ class JobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self.used.add(key)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("*/*.json"))
+
+
+def write_pack(path: Path, stores: list[JobStore]) -> int:
+    """Write every record the stores used as one sorted JSON-lines file (byte-identical for the same records)."""
+    records = {}
+    for store in stores:
+        for key in store.used:
+            records[key] = store.get(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps({"key": k, "record": records[k]}, sort_keys=True, separators=(",", ":")) + "\n"
+                           for k in sorted(records)))
+    os.replace(tmp, path)
+    return len(records)

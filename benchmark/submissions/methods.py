@@ -1,0 +1,137 @@
+"""Merge-method submissions as the harness sees them: a spec to key cached results by, the
+tuning candidates, and a sandboxed worker that performs the merges. The harness never imports
+submission code; it reads `submission.yaml`, hashes the folder, and checks what comes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from ..merging import METHODS, get_method
+from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
+from ..suite import Suite
+from ..suite.suite import StateDict
+from .schema import MethodSubmission, SubmissionError, folder_sha256, read_submission_of_kind
+
+
+@dataclass(frozen=True)
+class SubmittedMethod:
+    """One parameter setting of a method submission; `spec()` is what results are cached under.
+
+    A registry submission's spec is the registered method's own, so its results are shared
+    with the ground-truth grid; other submissions are keyed by their folder's content hash.
+    """
+
+    folder: Path
+    submission: MethodSubmission = field(repr=False, compare=False)
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "SubmittedMethod":
+        spec = read_submission_of_kind(folder, MethodSubmission)
+        if spec.registry is not None and spec.registry not in METHODS:
+            raise SubmissionError(f"{folder}/submission.yaml: field `registry`: no method {spec.registry!r}; "
+                                  f"registered: {', '.join(sorted(METHODS))}")
+        return cls(Path(folder).resolve(), spec, tuple(sorted(spec.params.items())))
+
+    @property
+    def name(self) -> str:
+        return self.submission.name
+
+    def spec(self) -> dict[str, Any]:
+        s = self.submission
+        if s.registry is not None:
+            return get_method(s.registry, **dict(self.params)).spec()
+        code = folder_sha256(self.folder)
+        if s.mergekit is not None:
+            return {"method": f"mergekit:{s.name}", "params": {"folder_sha256": code}}
+        return {"method": f"submission:{s.name}", "params": dict(self.params) | {"folder_sha256": code}}
+
+    def search_space(self) -> dict[str, tuple[Any, ...]]:
+        s = self.submission
+        if s.search_space is not None:
+            return {k: tuple(v) for k, v in s.search_space.items()}
+        return dict(METHODS[s.registry].search_space) if s.registry is not None else {}
+
+    def candidates(self) -> list["SubmittedMethod"]:
+        """Every point of the dev search space, each a SubmittedMethod of its own (itself if none)."""
+        space = self.search_space()
+        if not space:
+            return [self]
+        names = sorted(space)
+        return [SubmittedMethod(self.folder, self.submission,
+                                tuple(sorted((dict(self.params) | dict(zip(names, values))).items())))
+                for values in itertools.product(*(space[n] for n in names))]
+
+
+@dataclass(frozen=True)
+class MergeCost:
+    seconds: float
+    peak_rss_mb: float
+
+
+def hidden_from_submissions(suite: Suite, cache: Path) -> list[Path]:
+    """What a sandboxed submission must not read: ground truth, cached results, the leaderboard."""
+    from ..groundtruth.dataset import BUNDLED_ROOT
+    from ..predictors.suites import EXTERNAL_ROOT
+
+    repo = Path(__file__).resolve().parents[2]
+    hidden = [BUNDLED_ROOT, Path(cache) / "jobs", repo / "leaderboard"]
+    hidden += sorted((EXTERNAL_ROOT / "demystifying-vitb16").glob("*_pairwise_N20.json"))
+    return [p for p in hidden if p.exists()]
+
+
+def check_merged(state: StateDict, base: dict[str, torch.Tensor], who: str) -> None:
+    """Merged weights must have exactly the base's tensors, shapes and no NaN/inf."""
+    missing, extra = sorted(set(base) - set(state)), sorted(set(state) - set(base))
+    if missing or extra:
+        raise SubmissionFailed("invalid", f"{who}: merged weights lack {missing[:3]} / have unknown {extra[:3]} tensors")
+    for name, tensor in state.items():
+        if tuple(tensor.shape) != tuple(base[name].shape):
+            raise SubmissionFailed("invalid", f"{who}: tensor {name} has shape {tuple(tensor.shape)}, "
+                                              f"expected {tuple(base[name].shape)}")
+        if not torch.isfinite(tensor).all():
+            raise SubmissionFailed("nan", f"{who}: tensor {name} contains NaN or inf")
+
+
+class SandboxedMerger:
+    """Merges for one method submission, done by one sandboxed worker started on first use."""
+
+    def __init__(self, suite: Suite, limits: Limits, hidden: list[Path]):
+        self.suite, self.limits, self.hidden = suite, limits, hidden
+        self._scratch = tempfile.TemporaryDirectory(prefix="willitmerge-merges-")
+        self._worker: SandboxedWorker | None = None
+        self._base = None
+
+    def merge(self, method: SubmittedMethod, experts: tuple[str, ...]) -> tuple[StateDict, MergeCost]:
+        if self._worker is None:
+            self._worker = SandboxedWorker("benchmark.submissions.method_worker", self.limits,
+                                           writable=[Path(self._scratch.name)], hidden=self.hidden,
+                                           env={"OMP_NUM_THREADS": str(os.cpu_count() or 1)})
+            self._base = dict(self.suite.base_tensors())
+        out = Path(self._scratch.name) / f"{hashlib.sha256(json.dumps([experts, method.params], default=str).encode()).hexdigest()[:16]}.safetensors"
+        answer = self._worker.request({"suite": str(self.suite.root), "folder": str(method.folder),
+                                       "params": dict(method.params), "experts": list(experts), "out": str(out)})
+        try:
+            state = load_file(str(out))
+        except Exception as err:  # noqa: BLE001 - a worker that claims success but wrote garbage
+            raise SubmissionFailed("invalid", f"{method.name}: unreadable merged weights ({err})") from err
+        finally:
+            out.unlink(missing_ok=True)
+        check_merged(state, self._base, f"{method.name} on {'+'.join(experts)}")
+        return state, MergeCost(answer["seconds"], answer["peak_rss_mb"])
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+        self._scratch.cleanup()

@@ -1,0 +1,276 @@
+"""Run submissions of both tracks in their sandboxes and turn what comes back into entries.
+
+The harness holds the ground truth; a submission's worker never does. Every result is cached
+in the job store under a key that hashes the submission folder, the suite and the ground
+truth it is scored against, so an unchanged submission is never run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..groundtruth.grid import GridRunner, MergeOutcome, tune
+from ..groundtruth.jobs import Job, denominator_jobs, pair_tasks, suite_sha
+from ..groundtruth.store import JobStore, job_key
+from ..groundtruth.targets import pair_row
+from ..predictors.harness import score_predictions, score_update_predictions
+from ..predictors.suites import PredictionSuite
+from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation
+from ..scoring.methods import method_scores
+from ..suite import Suite
+from .methods import MergeCost, SandboxedMerger, SubmittedMethod
+from .schema import MethodSubmission, PredictorSubmission, SubmissionError, folder_sha256, read_submission_of_kind
+
+# Bump when the harness changes how a cached entry is computed.
+HARNESS_VERSION = 1
+REFERENCE_METHOD = "weight_avg"
+SCATTER_METHOD = "weight_avg"
+
+
+@dataclass
+class Entry:
+    """One submission on one suite, as the leaderboard lists it."""
+
+    track: Literal["predictors", "methods"]
+    suite: str
+    name: str
+    about: dict[str, Any]
+    status: Literal["complete", "incomplete", "failed"]
+    reason: str | None = None
+    scores: dict[str, Any] | None = None
+    plots: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _about(spec: PredictorSubmission | MethodSubmission) -> dict[str, Any]:
+    source = {k: getattr(spec, k) for k in ("registry", "entry_point", "mergekit", "predictions")
+              if getattr(spec, k, None) is not None}
+    return {"authors": spec.authors, "description": spec.description, "licence": spec.licence, "source": source}
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- predictors
+
+def prediction_inputs_fingerprint(suite_name: str) -> str:
+    """What a predictor's score depends on besides its code: the suite's files, its ground truth
+    and the metric library version (hashing files, so nothing has to be loaded to check a cache)."""
+    from ..groundtruth.dataset import BUNDLED_ROOT
+    from ..predictors.metrics import METRIC_LIBRARY_VERSION
+    from ..predictors.suites import EXTERNAL_ROOT
+
+    if suite_name == "tiny":
+        from ..suite import load_suite
+
+        files = sorted((BUNDLED_ROOT / "tiny").glob("*"))
+        head = [suite_sha(load_suite("tiny")), METRIC_LIBRARY_VERSION]
+    else:
+        files, head = sorted((EXTERNAL_ROOT / suite_name).glob("*")), []
+    return _fingerprint(head, [(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files if f.is_file()])
+
+
+class _WorkerAnswers:
+    """Held-out predictions collected from sandboxed workers, checked before scoring sees them."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.pairs: dict[tuple[str, str, str], dict[str, float]] = {}  # (method, target, fold) -> pair -> score
+        self.updates: dict[tuple[str, str, str], dict[str, float]] = {}
+
+    def add(self, answer: dict, fold: str, folds: list[str], pair_tasks: dict[str, tuple[str, str]],
+            update_tasks: dict[str, str]) -> None:
+        for kind, ids_key, store in (("predictions", "pairs", self.pairs), ("update_predictions", "updates", self.updates)):
+            ids = answer[ids_key]
+            for method, per_target in answer[kind].items():
+                for target, values in per_target.items():
+                    if len(values) != len(ids):
+                        raise SubmissionFailed("wrong-count", f"{self.name}: {len(values)} scores for {len(ids)} "
+                                                              f"{ids_key} (method {method})")
+                    if any(v is None for v in values):
+                        raise SubmissionFailed("nan", f"{self.name}: NaN or inf among the scores (method {method})")
+                    for f in (folds if fold == "*" else [fold]):
+                        tasks_of = pair_tasks if ids_key == "pairs" else {u: (t,) for u, t in update_tasks.items()}
+                        chosen = {i: v for i, v in zip(ids, values) if f in tasks_of[i]}
+                        store.setdefault((method, target, f), {}).update(chosen)
+
+    def lookup(self, table: dict):
+        def predict(method, target, held_out, train_items, train_targets, test_items):
+            got = table.get((method, target, held_out)) or table.get((method, "*", held_out)) or {}
+            missing = [item.id for item in test_items if item.id not in got]
+            if missing:
+                raise SubmissionFailed("wrong-count", f"{self.name}: no score for {missing[0]!r} "
+                                                      f"(method {method}, held-out task {held_out})")
+            return np.array([got[item.id] for item in test_items])
+        return predict
+
+
+def _train_targets(truth: PredictionSuite, held_out: str) -> tuple[dict, dict]:
+    pair_targets: dict[str, dict[str, dict[str, float]]] = {}
+    for (method, target), values in sorted(truth.targets.items()):
+        pair_targets.setdefault(method, {})[target] = {
+            p.id: float(v) for p, v in zip(truth.pairs, values) if held_out not in (p.task_a, p.task_b) and np.isfinite(v)}
+    update_targets: dict[str, dict[str, dict[str, float]]] = {}
+    for (method, target), values in sorted((truth.update_targets or {}).items()):
+        update_targets.setdefault(method, {})[target] = {
+            u.id: float(v) for u, v in zip(truth.updates, values) if u.task != held_out}
+    return pair_targets, update_targets
+
+
+def run_predictor(folder: Path, suite_name: str, load_truth: Callable[[], PredictionSuite], store: JobStore,
+                  limits: Limits, hidden: list[Path], metric_cache: Path) -> Entry:
+    """Score one predictor submission on one suite; failures become a failed entry, never an exception.
+
+    `load_truth` gives the suite with its targets (harness side); it is only called on a cache miss.
+    The worker may write pair metrics under `metric_cache` (the only writable place it gets)."""
+    try:
+        spec = read_submission_of_kind(folder, PredictorSubmission)
+    except SubmissionError as err:
+        return Entry("predictors", suite_name, Path(folder).name, {}, "failed", f"invalid: {err}")
+    entry = Entry("predictors", suite_name, spec.name, _about(spec), "failed")
+    if suite_name not in spec.suites:
+        entry.status, entry.reason = "incomplete", f"not submitted for suite {suite_name!r} (its `suites` field)"
+        return entry
+    key = job_key({"kind": "predictor-entry", "harness": HARNESS_VERSION, "folder_sha256": folder_sha256(folder),
+                   "suite": suite_name, "inputs": prediction_inputs_fingerprint(suite_name)})
+    cached = store.get(key)
+    if cached is not None:
+        return Entry(**cached)
+    truth = load_truth()
+    metrics_dir = Path(metric_cache) / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    sandbox = {"limits": limits, "writable": [metrics_dir], "hidden": hidden,
+               "env": {"WILLITMERGE_CACHE": str(metric_cache)}}
+    folds = sorted({t for pair in truth.pair_tasks for t in pair})
+    pair_tasks_by_id = {p.id: (p.task_a, p.task_b) for p in truth.pairs}
+    update_tasks = {u.id: u.task for u in truth.updates}
+    answers = _WorkerAnswers(spec.name)
+    request = {"suite": truth.name, "folder": str(folder), "held_out": None,
+               "pair_targets": {m: {} for m in truth.methods},
+               "update_targets": {m: {} for m, _ in sorted(truth.update_targets or {})}}
+    try:
+        with SandboxedWorker("benchmark.submissions.predictor_worker", **sandbox) as worker:
+            first = worker.request(request)
+        if "unsupported" in first:
+            entry.status, entry.reason = "incomplete", first["unsupported"]
+            store.put(key, entry.to_dict())
+            return entry
+        if first.get("learned"):
+            for fold in folds:  # a fresh process per fold: no fold's held-out targets ever reach the predictor
+                pair_targets, update_targets = _train_targets(truth, fold)
+                with SandboxedWorker("benchmark.submissions.predictor_worker", **sandbox) as worker:
+                    answer = worker.request(request | {"held_out": fold, "pair_targets": pair_targets,
+                                                       "update_targets": update_targets})
+                answers.add(answer, fold, folds, pair_tasks_by_id, update_tasks)
+        else:
+            answers.add(first, "*", folds, pair_tasks_by_id, update_tasks)
+        scores = score_predictions(truth, answers.lookup(answers.pairs))
+        if answers.updates:
+            scores["updates"] = score_update_predictions(truth, answers.lookup(answers.updates))
+    except SubmissionFailed as failure:
+        entry.reason = f"{failure.kind}: {failure.reason}"
+        return entry
+    entry.status, entry.scores = "complete", scores
+    entry.plots = {"scatter": _scatter(truth, answers.pairs)}
+    store.put(key, entry.to_dict())
+    return entry
+
+
+def _scatter(truth: PredictionSuite, predictions: dict) -> dict:
+    """Held-out predictions (z-scored within each fold, as per-fold ranking sees them) vs measured `na`."""
+    method = SCATTER_METHOD if SCATTER_METHOD in truth.methods else truth.methods[0]
+    actual = dict(zip((p.id for p in truth.pairs), truth.targets[(method, "na")]))
+    points = []
+    for (m, target, fold), scores in sorted(predictions.items()):
+        if m != method or target not in ("na", "*"):
+            continue
+        ids = sorted(i for i in scores if np.isfinite(actual[i]))
+        x = np.array([scores[i] for i in ids])
+        z = (x - x.mean()) / x.std() if x.std() > 0 else np.zeros_like(x)
+        points += [[round(float(a), 4), round(float(actual[i]), 4)] for a, i in zip(z, ids)]
+    return {"method": method, "points": points}
+
+
+# ---------------------------------------------------------------- merge methods
+
+def _cost_key(suite: Suite, method: SubmittedMethod, experts: tuple[str, ...]) -> str:
+    return job_key({"kind": "merge-cost", "suite_sha256": suite_sha(suite), "experts": list(experts),
+                    "method": method.spec(), "harness": HARNESS_VERSION})
+
+
+def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, hidden: list[Path],
+               reference: pd.DataFrame | None = None, advance=lambda: None) -> tuple[Entry, pd.DataFrame | None]:
+    """Merge every pair in the sandbox (tuning on dev if the method declares a search space),
+    evaluate on the shared engine, and summarise. Returns the entry and its per-pair rows."""
+    try:
+        method = SubmittedMethod.from_folder(folder)
+    except SubmissionError as err:
+        return Entry("methods", suite.name, Path(folder).name, {}, "failed", f"invalid: {err}"), None
+    entry = Entry("methods", suite.name, method.name, _about(method.submission), "failed")
+    if suite.name not in method.submission.suites:
+        entry.status, entry.reason = "incomplete", f"not submitted for suite {suite.name!r} (its `suites` field)"
+        return entry, None
+    merger = SandboxedMerger(suite, limits, hidden)
+    candidates = method.candidates()
+    store = runner.store
+    denominators = {job.experts: runner.result(job) for job in denominator_jobs(suite)}
+    outcomes, costs, chosen_params = [], [], []
+    try:
+        for pair in suite.manifest.pairs:
+            experts, tasks = (pair.expert_a, pair.expert_b), pair_tasks(suite, pair)
+            states: dict[SubmittedMethod, Any] = {}
+
+            def state_for(candidate: SubmittedMethod):
+                if candidate not in states:
+                    state, cost = merger.merge(candidate, experts)
+                    store.put(_cost_key(suite, candidate, experts), asdict(cost))
+                    states[candidate] = state
+                return states[candidate]
+
+            chosen = tune(runner, candidates, experts, tasks, lambda: None, state_for)
+            scores = runner.result(Job("merge", experts, tasks, chosen), lambda: state_for(chosen))
+            cost = store.get(_cost_key(suite, chosen, experts))
+            if cost is None:  # evaluated before (e.g. by the ground-truth grid) but never merged in a sandbox
+                state_for(chosen)
+                cost = store.get(_cost_key(suite, chosen, experts))
+            outcomes.append(MergeOutcome(pair.id, chosen, chosen, scores))
+            costs.append(MergeCost(**cost))
+            chosen_params.append((pair.id, dict(chosen.params)))
+            advance()
+    except SubmissionFailed as failure:
+        entry.reason = f"{failure.kind}: {failure.reason}"
+        return entry, None
+    finally:
+        merger.close()
+    rows = pd.DataFrame([pair_row(suite, o, denominators) for o in outcomes]).assign(method=method.name)
+    cost_table = pd.DataFrame([asdict(c) for c in costs])
+    entry.status = "complete"
+    entry.scores = method_scores(method.name, rows, reference, cost_table)
+    if len(candidates) > 1:  # what dev tuning chose, pair by pair
+        space = method.search_space()
+        entry.scores["tuned"] = {"search_space": {k: list(v) for k, v in space.items()},
+                                 "chosen": {pid: {k: p[k] for k in space} for pid, p in chosen_params}}
+    entry.plots = {"task_na": _per_task_na(rows)}
+    return entry, rows
+
+
+def _per_task_na(rows: pd.DataFrame) -> dict[str, float]:
+    """Mean of acc(merged)/acc(expert) on each task, over the pairs that include it (the heatmap)."""
+    sides = pd.concat([rows[["task_a", "acc_a", "expert_acc_a"]].set_axis(["task", "acc", "exp"], axis=1),
+                       rows[["task_b", "acc_b", "expert_acc_b"]].set_axis(["task", "acc", "exp"], axis=1)])
+    return {t: round(float(v), 4) for t, v in (sides.acc / sides.exp).groupby(sides.task).mean().sort_index().items()}
+
+
+def isolation_note() -> str:
+    return isolation().describe()

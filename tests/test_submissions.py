@@ -1,0 +1,124 @@
+"""Untrusted submissions: each failure kind is reported with its reason and never hurts the others."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from benchmark.evaluation import EvalSettings
+from benchmark.groundtruth.grid import GridRunner
+from benchmark.groundtruth.store import JobStore
+from benchmark.predictors.suites import load_prediction_suite
+from benchmark.sandbox import Limits, isolation
+from benchmark.submissions import SubmissionError, read_submission
+from benchmark.submissions.methods import hidden_from_submissions
+from benchmark.submissions.tracks import run_method, run_predictor
+
+LIMITS = Limits(seconds=30, memory_mb=4096)
+GROUND_TRUTH_FILE = Path(__file__).parents[1] / "benchmark" / "groundtruth" / "data" / "tiny" / "pairs.parquet"
+
+# body of merge_tensor / predict -> (failure kind, words the reason must contain)
+BAD_METHODS = {
+    "raises": ("raise ValueError('boom')", "raised", "ValueError: boom"),
+    "nan": ("return deltas[0] * float('nan')", "nan", "NaN"),
+    "wrong-shape": ("return deltas[0].reshape(-1)", "invalid", "shape"),
+    "timeout": ("import time; time.sleep(600)", "timeout", "time limit"),
+    "memory": ("blob = bytearray(16 * 1024 ** 3); return deltas[0]", "memory", "MemoryError"),
+}
+BAD_PREDICTORS = {
+    "raises": ("raise RuntimeError('no')", "raised", "RuntimeError: no"),
+    "nan": ("return np.full(len(pairs), np.nan)", "nan", "NaN"),
+    "wrong-count": ("return np.zeros(len(pairs) - 1)", "wrong-count", "scores for"),
+    "timeout": ("import time; time.sleep(600)", "timeout", "time limit"),
+    "memory": ("blob = bytearray(16 * 1024 ** 3); return np.zeros(len(pairs))", "memory", "MemoryError"),
+    "network": ("import socket; socket.create_connection(('1.1.1.1', 80), timeout=5)", "raised", "Error"),
+    "reads-ground-truth": (f"open({str(GROUND_TRUTH_FILE)!r}, 'rb').read(4)", "raised", "Error"),
+}
+
+
+def write_submission(root: Path, name: str, kind: str, suite: str, code_file: str, entry: str, code: str) -> Path:
+    """A submission folder whose code is `code` (with the failing body already filled in)."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "submission.yaml").write_text(
+        f"name: {name}\nkind: {kind}\nauthors: [test]\ndescription: a {kind} for tests ({name})\n"
+        f"licence: MIT\nentry_point: {code_file}:{entry}\nsuites: [{suite}]\n")
+    (folder / code_file).write_text(textwrap.dedent(code))
+    return folder
+
+
+def method_folder(root: Path, name: str, body: str) -> Path:
+    return write_submission(root, name, "method", "micro", "method.py", "Bad", f"""\
+        from dataclasses import dataclass
+        from benchmark.merging import MergeMethod
+
+        @dataclass(frozen=True)
+        class Bad(MergeMethod):
+            name = "bad"
+            description = "fails on purpose"
+
+            def merge_tensor(self, name, base, deltas, context):
+                {body}
+        """)
+
+
+def predictor_folder(root: Path, name: str, body: str) -> Path:
+    return write_submission(root, name, "predictor", "demystifying-vitb16", "predictor.py", "Scores", f"""\
+        import numpy as np
+
+        class Scores:
+            works_from = "metrics"
+
+            def predict(self, pairs, method):
+                {body}
+        """)
+
+
+@pytest.fixture(scope="module")
+def runner(micro_suite, tmp_path_factory):
+    grid = GridRunner(micro_suite, EvalSettings(backend="hf"), JobStore(tmp_path_factory.mktemp("jobs")))
+    yield grid
+    grid.close()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_METHODS))
+def test_bad_method_fails_with_its_reason(case, micro_suite, runner, tmp_path):
+    body, kind, words = BAD_METHODS[case]
+    folder = method_folder(tmp_path, f"bad-{case}", body)
+    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(micro_suite, tmp_path))
+    assert entry.status == "failed" and rows is None
+    assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
+
+
+def test_good_method_after_bad_ones_is_scored(micro_suite, runner, tmp_path):
+    folder = method_folder(tmp_path, "mean", "return sum(deltas) / len(deltas)")
+    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(micro_suite, tmp_path))
+    assert entry.status == "complete", entry.reason
+    assert len(rows) == len(micro_suite.manifest.pairs)
+    assert 0 <= entry.scores["na_ci"][0] <= entry.scores["na"] <= entry.scores["na_ci"][1]
+
+
+@pytest.fixture(scope="module")
+def vitb16_truth():
+    return load_prediction_suite("demystifying-vitb16")
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PREDICTORS))
+def test_bad_predictor_fails_with_its_reason(case, vitb16_truth, tiny_suite, tmp_path):
+    if case in ("network", "reads-ground-truth") and isolation().tool != "bubblewrap":
+        pytest.skip("needs bubblewrap (Debian package `bubblewrap`) to block the network and hide files")
+    assert GROUND_TRUTH_FILE.is_file()  # readable here, so a failure in the sandbox comes from the sandbox
+    body, kind, words = BAD_PREDICTORS[case]
+    folder = predictor_folder(tmp_path, f"bad-{case}", body)
+    entry = run_predictor(folder, "demystifying-vitb16", lambda: vitb16_truth, JobStore(tmp_path / "jobs"), LIMITS,
+                          hidden_from_submissions(tiny_suite, tmp_path), tmp_path)
+    assert entry.status == "failed"
+    assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
+
+
+def test_invalid_submission_names_file_and_field(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "submission.yaml").write_text("name: broken\nkind: method\nauthors: [x]\ndescription: d\nlicence: MIT\n")
+    with pytest.raises(SubmissionError, match=r"submission.yaml: field `\(top level\)`.*exactly one of `registry`"):
+        read_submission(folder)
