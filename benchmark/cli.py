@@ -160,16 +160,19 @@ app.add_typer(submit_app, name="submit")
 
 
 @submit_app.command("check")
-def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors/<name> folder"),
+def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors/<name> or submissions/methods/<name> folder"),
                  suite: list[str] = typer.Option(None, "--suite", help="score on this suite only (repeatable)"),
                  as_json: bool = typer.Option(False, "--json", help="print the scores as JSON")) -> None:
-    """Validate a predictor submission and print its leave-one-task-out scores."""
+    """Validate a submission. Predictors: print leave-one-task-out scores (run in this process, so
+    only for your own code). Methods: merge one pair in the sandbox and check the weights."""
     from .predictors.harness import UnsupportedSuite, score_predictor, score_update_predictor
     from .predictors.suites import load_prediction_suite
     from .predictors.zero_shot import PredictionsFile
-    from .submissions import SubmissionError, check_predictions_file, load_predictor
+    from .submissions import MethodSubmission, SubmissionError, check_predictions_file, load_predictor, read_submission
 
     try:
+        if isinstance(read_submission(path), MethodSubmission):
+            return _check_method(path)
         spec, predictor = load_predictor(path)
     except SubmissionError as err:
         console.print(f"[red]error:[/red] {err}")
@@ -208,6 +211,68 @@ def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors
             avg = result["updates"]["average"]
             console.print(f"per-update S(Δi), pooled leave-one-task-out Spearman averaged over methods: "
                           f"s_acc {avg['s_acc']:.3f}, s_na {avg['s_na']:.3f}")
+
+
+def _check_method(path: Path) -> None:
+    from .groundtruth.store import DEFAULT_CACHE
+    from .sandbox import Limits, SubmissionFailed
+    from .submissions.methods import SandboxedMerger, SubmittedMethod, hidden_from_submissions
+
+    method = SubmittedMethod.from_folder(path)
+    the_suite = _load("tiny")
+    pair = the_suite.manifest.pairs[0]
+    merger = SandboxedMerger(the_suite, Limits(), hidden_from_submissions(the_suite, DEFAULT_CACHE))
+    try:
+        for candidate in method.candidates():
+            _, cost = merger.merge(candidate, (pair.expert_a, pair.expert_b))
+            console.print(f"{method.name} {dict(candidate.params) or ''}: merged {pair.id} in the sandbox in "
+                          f"{cost.seconds:.2f} s (peak {cost.peak_rss_mb:.0f} MB); weights check out")
+    except SubmissionFailed as err:
+        console.print(f"[red]failed:[/red] {err}")
+        raise typer.Exit(1) from err
+    finally:
+        merger.close()
+    console.print(f"spec: {json.dumps(method.spec())}; run `willitmerge leaderboard` to score every pair")
+
+
+@app.command("leaderboard")
+def leaderboard(
+    root: Path = typer.Option(Path("."), "--root", help="the checkout holding submissions/ and leaderboard/"),
+    out: Path = typer.Option(None, "--out", help="where to write (default: ROOT/leaderboard)"),
+    cache: Path = typer.Option(None, "--cache", help="job cache folder (default: ~/.cache/willitmerge)"),
+    time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
+    memory_mb: int = typer.Option(8192, "--memory-mb", help="address-space limit of a submission's process"),
+) -> None:
+    """Score every submission (reusing cached and committed results) and write the leaderboard."""
+    from .groundtruth.store import DEFAULT_CACHE
+    from .publish import build_leaderboard
+    from .sandbox import Limits
+
+    if not (root / "submissions").is_dir():
+        console.print(f"[red]error:[/red] {root.resolve()} has no submissions/ folder; run from the repository "
+                      "root or pass --root")
+        raise typer.Exit(2)
+    results = build_leaderboard(root, out, cache or DEFAULT_CACHE, limits=Limits(time_limit, memory_mb))
+    for b in results.boards:
+        ranked = [r for r in b.rows if r.rank is not None]
+        console.print(f"{b.track} on {b.suite}: {len(ranked)} ranked, {len(b.rows) - len(ranked)} unranked; "
+                      f"leader {ranked[0].name if ranked else '—'}")
+    console.print(f"wrote {(out or root / 'leaderboard').resolve()}")
+
+
+@app.command("publish")
+def publish(repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repo to upload to, e.g. org/willitmerge"),
+            root: Path = typer.Option(Path("."), "--root", help="the checkout holding leaderboard/"),
+            suite: str = typer.Option("tiny", "--suite", help="whose ground truth to upload")) -> None:
+    """Upload the ground truth and the leaderboard to a Hub dataset repo (needs network and a token)."""
+    from .publish.hub import publish_to_hub
+
+    try:
+        url = publish_to_hub(repo_id, root / "leaderboard", suite)
+    except (ConnectionError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    console.print(f"published to {url}")
 
 
 def _with_ci(row: dict, key: str) -> str:

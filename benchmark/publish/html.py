@@ -1,0 +1,180 @@
+"""`leaderboard/index.html`: one self-contained static page (inline CSS, JS and SVG; no network).
+
+Tables sort by clicking a header (numbers numerically, unranked rows last). Plots are SVG drawn
+here from `results.json` data: a predicted-vs-actual scatter per predictor, a task-by-task
+heatmap of `na` per merge method, and cost (seconds per merge) against score.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+from .markdown import format_ci, format_number
+from .results import Board, Results
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
+th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:right}
+th{cursor:pointer;background:#f3f3f3;user-select:none}
+th.sorted-asc::after{content:" ▲"} th.sorted-desc::after{content:" ▼"}
+td.name,th.name{text-align:left}
+tr.unranked{color:#888}
+.plots{display:flex;flex-wrap:wrap;gap:1rem}
+figure{margin:0} figcaption{font-size:.8rem;text-align:center}
+svg text{font-size:10px;font-family:system-ui,sans-serif}
+"""
+
+SCRIPT = """
+function sortTable(th){
+  const table=th.closest('table'), body=table.tBodies[0], col=[...th.parentNode.children].indexOf(th);
+  const asc=!th.classList.contains('sorted-asc');
+  table.querySelectorAll('th').forEach(h=>h.classList.remove('sorted-asc','sorted-desc'));
+  th.classList.add(asc?'sorted-asc':'sorted-desc');
+  const key=r=>{const v=r.children[col].dataset.value;return v===''?null:(isNaN(+v)?v:+v)};
+  const rows=[...body.rows].sort((a,b)=>{
+    const x=key(a),y=key(b); if(x===null&&y===null)return 0; if(x===null)return 1; if(y===null)return -1;
+    return (x<y?-1:x>y?1:0)*(asc?1:-1)});
+  rows.forEach(r=>body.appendChild(r));
+}
+document.querySelectorAll('table.sortable th').forEach(th=>th.addEventListener('click',()=>sortTable(th)));
+"""
+
+
+def _esc(text) -> str:
+    return html.escape(str(text))
+
+
+def _cell(text: str, value, cls: str = "") -> str:
+    v = "" if value is None else (f"{value:.6g}" if isinstance(value, float) else _esc(value))
+    return f'<td{f" class={chr(34)}{cls}{chr(34)}" if cls else ""} data-value="{v}">{_esc(text)}</td>'
+
+
+def _table(b: Board) -> str:
+    if b.track == "methods":
+        head = ["rank", "method", "na [95% CI]", "raw acc", "share na ≥ 0.9", "wins vs weight-avg", "s / merge",
+                "peak MB", "status"]
+    else:
+        head = ["rank", "predictor", "Spearman na [95% CI]", "Pearson na", "pooled Spearman na", "S(Δi) s_na",
+                "status"]
+    rows = []
+    for r in b.rows:
+        s = r.scores or {}
+        cells = [_cell(r.rank if r.rank is not None else "—", r.rank), _cell(r.name, r.name, "name"),
+                 _cell(format_ci(r), r.primary)]
+        if b.track == "methods":
+            wtl = s.get("vs_weight_avg")
+            cells += [_cell(format_number(s.get("raw")), s.get("raw")),
+                      _cell(format_number(s.get("share_na_at_least_0.9")), s.get("share_na_at_least_0.9")),
+                      _cell("—" if not wtl else f"{wtl['wins']}/{wtl['ties']}/{wtl['losses']}",
+                            None if not wtl else wtl["wins"]),
+                      _cell(format_number(s.get("seconds_per_merge"), ".2f"), s.get("seconds_per_merge")),
+                      _cell(format_number(s.get("peak_memory_mb"), ".0f"), s.get("peak_memory_mb"))]
+        else:
+            avg = s.get("averages", {}).get("na", {})
+            upd = (s.get("updates") or {}).get("average", {}).get("s_na")
+            cells += [_cell(format_number(avg.get("mean_fold_pearson")), avg.get("mean_fold_pearson")),
+                      _cell(format_number(avg.get("pooled_spearman")), avg.get("pooled_spearman")),
+                      _cell(format_number(upd), upd)]
+        cells.append(_cell(r.status if not r.reason else f"{r.status}: {r.reason}", r.status, "name"))
+        rows.append(f'<tr class="{"ranked" if r.rank is not None else "unranked"}">{"".join(cells)}</tr>')
+    ths = "".join(f'<th class="{"name" if h in ("method", "predictor", "status") else ""}">{_esc(h)}</th>'
+                  for h in head)
+    return (f'<table class="sortable" id="table-{b.track}-{b.suite}"><thead><tr>{ths}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _scale(values: list[float], lo_px: float, hi_px: float):
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    return lambda v: lo_px + (v - lo) / span * (hi_px - lo_px)
+
+
+def _axes(w: int, h: int, pad: int, xlabel: str, ylabel: str) -> str:
+    return (f'<line x1="{pad}" y1="{h - pad}" x2="{w - 5}" y2="{h - pad}" stroke="#444"/>'
+            f'<line x1="{pad}" y1="5" x2="{pad}" y2="{h - pad}" stroke="#444"/>'
+            f'<text x="{(w + pad) / 2}" y="{h - 8}" text-anchor="middle">{_esc(xlabel)}</text>'
+            f'<text x="12" y="{(h - pad) / 2}" text-anchor="middle" transform="rotate(-90 12 {(h - pad) / 2})">'
+            f'{_esc(ylabel)}</text>')
+
+
+def _scatter(name: str, plot: dict, rho) -> str:
+    w, h, pad = 220, 200, 34
+    points = plot.get("points") or []
+    if not points:
+        return ""
+    fx, fy = _scale([p[0] for p in points], pad + 4, w - 10), _scale([0.0, 1.0] + [p[1] for p in points], h - pad - 4, 10)
+    dots = "".join(f'<circle cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="2" fill="#2b6cb0" fill-opacity=".5"/>'
+                   for x, y in points)
+    caption = f"{_esc(name)} (Spearman {format_number(rho)})"
+    return (f'<figure class="scatter" data-name="{_esc(name)}"><svg width="{w}" height="{h}" '
+            f'role="img" aria-label="predicted vs actual for {_esc(name)}">{_axes(w, h, pad, "prediction (z per fold)", "measured na (" + plot["method"] + ")")}'
+            f'{dots}</svg><figcaption>{caption}</figcaption></figure>')
+
+
+def _colour(value: float) -> str:
+    v = min(max(value, 0.0), 1.0)
+    return f"rgb({int(255 - 200 * v)},{int(255 - 130 * v)},{int(255 - 40 * v)})"
+
+
+def _heatmap(b: Board) -> str:
+    rows = [r for r in b.rows if r.plots.get("task_na")]
+    if not rows:
+        return ""
+    tasks = sorted({t for r in rows for t in r.plots["task_na"]})
+    cell, left, top = 44, 150, 24
+    w, h = left + cell * len(tasks) + 10, top + cell * len(rows) + 10
+    parts = [f'<text x="{left + i * cell + cell / 2}" y="{top - 8}" text-anchor="middle">{_esc(t)}</text>'
+             for i, t in enumerate(tasks)]
+    for j, r in enumerate(rows):
+        parts.append(f'<text x="{left - 6}" y="{top + j * cell + cell / 2 + 3}" text-anchor="end">{_esc(r.name)}</text>')
+        for i, t in enumerate(tasks):
+            v = r.plots["task_na"].get(t)
+            if v is None:
+                continue
+            x, y = left + i * cell, top + j * cell
+            parts.append(f'<rect class="heat" x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{_colour(v)}">'
+                         f'<title>{_esc(r.name)} on {_esc(t)}: {v:.3f}</title></rect>'
+                         f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 3}" text-anchor="middle">{v:.2f}</text>')
+    return (f'<figure id="heatmap-{b.suite}"><svg width="{w}" height="{h}" role="img" '
+            f'aria-label="na per task and method">{"".join(parts)}</svg><figcaption>mean acc(merged)/acc(expert) on '
+            f'each task over the pairs that include it</figcaption></figure>')
+
+
+def _cost_plot(b: Board) -> str:
+    rows = [r for r in b.rows if r.status == "complete" and r.scores.get("seconds_per_merge")]
+    if not rows:
+        return ""
+    w, h, pad = 460, 300, 40
+    xs = [math.log10(r.scores["seconds_per_merge"]) for r in rows]
+    fx = _scale(xs + [min(xs) - 0.1, max(xs) + 0.1], pad + 6, w - 90)
+    fy = _scale([r.primary for r in rows] + [0.0], h - pad - 6, 12)
+    parts = [_axes(w, h, pad, "seconds per merge (log scale)", "mean na")]
+    for x, r in zip(xs, rows):
+        parts.append(f'<circle class="cost" cx="{fx(x):.1f}" cy="{fy(r.primary):.1f}" r="4" fill="#c05621"/>'
+                     f'<text x="{fx(x) + 6:.1f}" y="{fy(r.primary) + 3:.1f}">{_esc(r.name)}</text>')
+    return (f'<figure id="cost-{b.suite}"><svg width="{w}" height="{h}" role="img" aria-label="cost vs score">'
+            f'{"".join(parts)}</svg><figcaption>cost against score</figcaption></figure>')
+
+
+def render_html(results: Results) -> str:
+    body = ["<h1>willitmerge leaderboard</h1>",
+            "<p>Generated by <code>willitmerge leaderboard</code>; the same data as <code>results.json</code> "
+            f"(schema {results.schema_version}). Click a column header to sort.</p>",
+            "<p><strong>How ranks work.</strong> Entries are sorted by their primary score; the best remaining "
+            "entry leads a group and every entry whose 95% interval overlaps the leader's shares its rank. "
+            "Incomplete and failed entries are listed unranked and never averaged over the cells they have.</p>",
+            f"<p>Sandbox: {_esc(results.sandbox)}.</p>"]
+    for b in results.boards:
+        title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
+        body += [f'<section id="{b.track}-{b.suite}"><h2>{title} on <code>{_esc(b.suite)}</code> '
+                 f'(v{_esc(b.suite_version)})</h2>', f"<p>Primary: {_esc(b.primary)}.</p>", _table(b)]
+        if b.track == "methods":
+            body += ['<div class="plots">', _heatmap(b), _cost_plot(b), "</div>"]
+        else:
+            figures = [_scatter(r.name, r.plots["scatter"], r.primary) for r in b.rows if r.plots.get("scatter")]
+            body += ['<h3>Predicted vs actual (held-out folds)</h3><div class="plots">', *figures, "</div>"]
+        body.append("</section>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>willitmerge leaderboard</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(body)}<script>{SCRIPT}</script></body></html>\n")
