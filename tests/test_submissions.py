@@ -21,7 +21,7 @@ GROUND_TRUTH_FILE = Path(__file__).parents[1] / "benchmark" / "groundtruth" / "d
 BAD_METHODS = {
     "raises": ("raise ValueError('boom')", "raised", "ValueError: boom"),
     "nan": ("return deltas[0] * float('nan')", "nan", "NaN"),
-    "wrong-shape": ("return deltas[0].reshape(-1)", "invalid", "shape"),
+    "wrong-shape": ("return deltas[0].unsqueeze(0)", "raised", "merge_tensor must return the base's shape"),
     "timeout": ("import time; time.sleep(600)", "timeout", "time limit"),
     "memory": ("blob = bytearray(16 * 1024 ** 3); return deltas[0]", "memory", "MemoryError"),
 }

@@ -91,13 +91,26 @@ def _units(suite: Suite, methods: list[Method]):
             yield pair, method
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Spawned workers outlive a killed parent; poll for it and exit, so a killed run stops computing."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _work_shard(suite_root: str, methods: list[Method], settings: EvalSettings, store_root: str,
-                shard: int, shards: int) -> None:
+                shard: int, shards: int, parent: int) -> None:
     """A worker process: compute (and store) every shard-th (pair, method) unit on its own engine."""
     from ..suite import load_suite
 
     import torch
 
+    _exit_with_parent(parent)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // shards))  # no oversubscription across workers
     suite = load_suite(suite_root)
     runner = GridRunner(suite, settings, JobStore(store_root))
@@ -121,7 +134,7 @@ def _run_parallel(suite: Suite, methods: list[Method], settings: EvalSettings, s
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_work_shard, str(suite.root), methods, settings, str(store.root), i, jobs)
+        futures = [pool.submit(_work_shard, str(suite.root), methods, settings, str(store.root), i, jobs, os.getpid())
                    for i in range(jobs)]
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       disable=not show_progress) as bar:

@@ -25,7 +25,11 @@ def merge(method: MergeMethod, base: Mapping[str, torch.Tensor], experts: list[M
     for name in base.keys():
         base_tensor = base[name].to(torch.float32)
         deltas = [expert[name].to(torch.float32) - base_tensor for expert in experts]
-        merged[name] = (base_tensor + method.merge_tensor(name, base_tensor, deltas, context)).to(base[name].dtype)
+        delta = method.merge_tensor(name, base_tensor, deltas, context)
+        if tuple(delta.shape) != tuple(base_tensor.shape):
+            raise ValueError(f"merge method {method.name!r} returned shape {tuple(delta.shape)} for tensor {name}; "
+                             f"merge_tensor must return the base's shape {tuple(base_tensor.shape)}")
+        merged[name] = (base_tensor + delta).to(base[name].dtype)
     return merged
 
 

@@ -96,6 +96,15 @@ def _accuracy(flags: list[bool]) -> float:
     return round(sum(flags) / len(flags), 6)
 
 
+def sort_adapter_modules(adapter_dir: Path) -> None:
+    """peft writes `target_modules` from a set, whose order changes with PYTHONHASHSEED; sort it
+    so the adapter config (and the manifest hashing it) is the same in every build."""
+    path = adapter_dir / "adapter_config.json"
+    config = json.loads(path.read_text())
+    config["target_modules"] = sorted(config["target_modules"])
+    path.write_text(json.dumps(config, indent=2, sort_keys=True))
+
+
 def build_suite(recipe: SuiteRecipe, out: Path, show_progress: bool = True) -> Manifest:
     """Build into a temporary sibling folder, then move it to `out`, so a killed build leaves nothing half-written."""
     started = time.perf_counter()
@@ -169,6 +178,7 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
                 model.peft_config["default"].base_model_name_or_path = "base"
                 model.save_pretrained(root / rel, save_embedding_layers=False)
                 (root / rel / "README.md").unlink(missing_ok=True)
+                sort_adapter_modules(root / rel)
                 model = model.merge_and_unload()
             else:
                 model.save_pretrained(root / rel)

@@ -86,22 +86,34 @@ class SuiteRecipe:
         return asdict(self)
 
 
-def _two_experts_per_task(tasks: tuple[TaskRecipe, ...], steps: dict[str, int]) -> tuple[ExpertRecipe, ...]:
+@dataclass(frozen=True)
+class ExpertKind:
+    """The recipe shared by one kind of expert; `steps` may differ per task."""
+
+    tag: str
+    method: Literal["full", "lora"]
+    lr: float
+    replay: float
+    steps: int
+
+
+def _two_experts_per_task(tasks: tuple[TaskRecipe, ...], gentle: ExpertKind, aggressive: ExpertKind,
+                          lora: ExpertKind, steps: dict[str, int] | None = None) -> tuple[ExpertRecipe, ...]:
     """Vary the recipe across experts so merge outcomes spread.
 
     Every task gets a full fine-tune and a LoRA expert; full fine-tunes alternate between a
-    gentle recipe (30% replay) and an aggressive one (no replay, higher learning rate),
-    which is the knob that decides how much of the base's other skills survive.
+    gentle recipe (low learning rate, replay) and an aggressive one (no replay, high learning
+    rate), which is the knob that decides how much of the base's other skills survive and how
+    large the task vectors are. `steps` overrides the step count per task for all its experts.
     """
+    steps = steps or {}
     experts = []
     for i, task in enumerate(tasks):
-        n = steps.get(task.name, 800)
-        if i % 2 == 0:
-            experts.append(ExpertRecipe(task.name, "ft", lr=2e-3, steps=n, replay=0.3, seed=i))
-        else:
-            experts.append(ExpertRecipe(task.name, "ft-hot", lr=3e-3, steps=n, replay=0.0, seed=i))
-        experts.append(ExpertRecipe(task.name, "lora", method="lora", lr=5e-3, steps=n,
-                                    replay=0.3, lora_rank=16, seed=100 + i))
+        full = gentle if i % 2 == 0 else aggressive
+        for kind, seed in ((full, i), (lora, 100 + i)):
+            experts.append(ExpertRecipe(task.name, kind.tag, method=kind.method, lr=kind.lr,
+                                        steps=steps.get(task.name, kind.steps), replay=kind.replay,
+                                        lora_rank=16 if kind.method == "lora" else 8, seed=seed))
     return tuple(experts)
 
 
@@ -116,15 +128,22 @@ _TINY_TASKS = (
     TaskRecipe("col", 600, 100, 500, pretrain_weight=0.13, known_fraction=0.2),
 )
 
+# v1.1.0: gentler experts (gentle full fine-tunes lr 2e-3 -> 7e-4 for 1200 steps; LoRA lr 5e-3 -> 2.5e-3
+# for 1400 steps), so task vectors are small
+# enough that DARE's 10x rescaled survivors do not wreck every merge (v1.0.1: DARE IQR 0.066).
 TINY = SuiteRecipe(
     name="tiny",
-    version="1.0.1",
+    version="1.1.0",
     description=(
         "A 1M-parameter character-level Llama pretrained from scratch on a synthetic mix "
         "of eight tasks at different coverage, with two experts per task."
     ),
     tasks=_TINY_TASKS,
-    experts=_two_experts_per_task(_TINY_TASKS, {}),
+    experts=_two_experts_per_task(
+        _TINY_TASKS,
+        gentle=ExpertKind("ft", "full", lr=7e-4, replay=0.3, steps=1200),
+        aggressive=ExpertKind("ft-hot", "full", lr=3e-3, replay=0.0, steps=800),
+        lora=ExpertKind("lora", "lora", lr=2.5e-3, replay=0.3, steps=1400)),
 )
 
 _MICRO_TASKS = (
@@ -138,7 +157,11 @@ MICRO = SuiteRecipe(
     version="1.0.0",
     description="The tiny recipe at toy scale, built in seconds for tests.",
     tasks=_MICRO_TASKS,
-    experts=_two_experts_per_task(_MICRO_TASKS, {t.name: 100 for t in _MICRO_TASKS}),
+    experts=_two_experts_per_task(
+        _MICRO_TASKS,
+        gentle=ExpertKind("ft", "full", lr=2e-3, replay=0.3, steps=100),
+        aggressive=ExpertKind("ft-hot", "full", lr=3e-3, replay=0.0, steps=100),
+        lora=ExpertKind("lora", "lora", lr=5e-3, replay=0.3, steps=100)),
     model=ModelRecipe(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128),
     pretrain=PretrainRecipe(steps=200, batch_size=32, warmup=10),
     fact_bank_size=60,
