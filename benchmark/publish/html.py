@@ -169,7 +169,7 @@ def render_html(results: Results) -> str:
     for b in results.boards:
         title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
         body += [f'<section id="{b.track}-{b.suite}"><h2>{title} on <code>{_esc(b.suite)}</code> '
-                 f'(v{_esc(b.suite_version)})</h2>', f"<p>Primary: {_esc(b.primary)}.</p>", _table(b)]
+                 f', version {_esc(b.suite_version)}</h2>', f"<p>Primary: {_esc(b.primary)}.</p>", _table(b)]
         if b.track == "methods":
             body += ['<div class="plots">', _heatmap(b), _cost_plot(b), "</div>"]
         else:

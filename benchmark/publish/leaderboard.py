@@ -29,7 +29,7 @@ from .markdown import render_markdown
 from .results import Results, board, dumps, schema_json
 
 PACK = Path("cache") / "records.jsonl"
-PREDICTOR_SUITES = {"tiny": None, "demystifying-vitb16": "published N=20 results"}
+PREDICTOR_SUITES = {"tiny": None, "demystifying-vitb16": "as published (N = 20)"}
 FILES = ("README.md", "index.html", "results.json", "results.schema.json", str(PACK))
 
 

@@ -68,7 +68,7 @@ def render_markdown(results: Results) -> str:
            f"Sandbox: {results.sandbox}.", ""]
     for b in results.boards:
         title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
-        out += [f"## {title} on `{b.suite}` (v{b.suite_version})", "", f"Primary: {b.primary}.", ""]
+        out += [f"## {title} on `{b.suite}`, version {b.suite_version}", "", f"Primary: {b.primary}.", ""]
         out += _method_table(b) if b.track == "methods" else _predictor_table(b)
         unranked = [r for r in b.rows if r.status != "complete"]
         if unranked:

@@ -3,6 +3,8 @@
 It imports the submission's code (never the harness), merges the experts it is asked for with
 the parameters it is given, and writes the merged weights as safetensors into the scratch
 folder; the harness checks and evaluates them. It sees the suite, not the ground truth.
+Merges run on one thread: for small models, torch's thread pool costs more than it saves, and
+one thread makes the measured seconds per merge depend less on what else the machine runs.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import torch
 from safetensors.torch import save_file
 
 from ..merging import merge_experts
@@ -19,6 +22,7 @@ from .schema import load_method
 
 
 def main() -> None:
+    torch.set_num_threads(1)
     suites = {}
 
     def handle(message: dict) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +116,7 @@ class SandboxedMerger:
         if self._worker is None:
             self._worker = SandboxedWorker("benchmark.submissions.method_worker", self.limits,
                                            writable=[Path(self._scratch.name)], hidden=self.hidden,
-                                           env={"OMP_NUM_THREADS": str(os.cpu_count() or 1)})
+                                           env={"OMP_NUM_THREADS": "1"})
             self._base = dict(self.suite.base_tensors())
         out = Path(self._scratch.name) / f"{hashlib.sha256(json.dumps([experts, method.params], default=str).encode()).hexdigest()[:16]}.safetensors"
         answer = self._worker.request({"suite": str(self.suite.root), "folder": str(method.folder),

@@ -229,21 +229,23 @@ def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, h
     try:
         for pair in suite.manifest.pairs:
             experts, tasks = (pair.expert_a, pair.expert_b), pair_tasks(suite, pair)
-            states: dict[SubmittedMethod, Any] = {}
+            merged: dict[SubmittedMethod, tuple[Any, MergeCost]] = {}
 
             def state_for(candidate: SubmittedMethod):
-                if candidate not in states:
-                    state, cost = merger.merge(candidate, experts)
-                    store.put(_cost_key(suite, candidate, experts), asdict(cost))
-                    states[candidate] = state
-                return states[candidate]
+                if candidate not in merged:
+                    merged[candidate] = merger.merge(candidate, experts)
+                return merged[candidate][0]
 
             chosen = tune(runner, candidates, experts, tasks, lambda: None, state_for)
             scores = runner.result(Job("merge", experts, tasks, chosen), lambda: state_for(chosen))
-            cost = store.get(_cost_key(suite, chosen, experts))
-            if cost is None:  # evaluated before (e.g. by the ground-truth grid) but never merged in a sandbox
+            # The chosen candidate's merge cost, measured once (merging now if its scores came from the
+            # cache); only its record is kept, so a rerun from cache uses exactly the same records.
+            cost_key = _cost_key(suite, chosen, experts)
+            cost = store.get(cost_key)
+            if cost is None:
                 state_for(chosen)
-                cost = store.get(_cost_key(suite, chosen, experts))
+                cost = asdict(merged[chosen][1])
+                store.put(cost_key, cost)
             outcomes.append(MergeOutcome(pair.id, chosen, chosen, scores))
             costs.append(MergeCost(**cost))
             chosen_params.append((pair.id, dict(chosen.params)))
