@@ -99,6 +99,10 @@ def _axes(w: int, h: int, pad: int, xlabel: str, ylabel: str) -> str:
             f'{_esc(ylabel)}</text>')
 
 
+def _tick(x: float, y: float, text: str, anchor: str = "middle") -> str:
+    return f'<text class="tick" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{_esc(text)}</text>'
+
+
 def _scatter(name: str, plot: dict, rho) -> str:
     w, h, pad = 220, 200, 34
     points = plot.get("points") or []
@@ -107,6 +111,8 @@ def _scatter(name: str, plot: dict, rho) -> str:
     fx, fy = _scale([p[0] for p in points], pad + 4, w - 10), _scale([0.0, 1.0] + [p[1] for p in points], h - pad - 4, 10)
     dots = "".join(f'<circle cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="2" fill="#2b6cb0" fill-opacity=".5"/>'
                    for x, y in points)
+    top = max([1.0] + [p[1] for p in points])
+    dots += _tick(pad - 3, fy(0.0) + 3, "0", "end") + _tick(pad - 3, fy(top) + 3, f"{top:.1f}", "end")
     caption = f"{_esc(name)} (Spearman {format_number(rho)})"
     return (f'<figure class="scatter" data-name="{_esc(name)}"><svg width="{w}" height="{h}" '
             f'role="img" aria-label="predicted vs actual for {_esc(name)}">{_axes(w, h, pad, "prediction (z per fold)", "measured na (" + plot["method"] + ")")}'
@@ -151,6 +157,10 @@ def _cost_plot(b: Board) -> str:
     fx = _scale(xs + [min(xs) - 0.1, max(xs) + 0.1], pad + 6, w - 90)
     fy = _scale([r.primary for r in rows] + [0.0], h - pad - 6, 12)
     parts = [_axes(w, h, pad, "seconds per merge (log scale)", "mean na")]
+    low, high = min(xs), max(xs)
+    parts += [_tick(fx(low), h - pad + 12, f"{10 ** low:.2g} s"), _tick(fx(high), h - pad + 12, f"{10 ** high:.2g} s"),
+              _tick(pad - 3, fy(0.0) + 3, "0", "end"),
+              _tick(pad - 3, fy(max(r.primary for r in rows)) + 3, f"{max(r.primary for r in rows):.2f}", "end")]
     for x, r in zip(xs, rows):
         parts.append(f'<circle class="cost" cx="{fx(x):.1f}" cy="{fy(r.primary):.1f}" r="4" fill="#c05621"/>'
                      f'<text x="{fx(x) + 6:.1f}" y="{fy(r.primary) + 3:.1f}">{_esc(r.name)}</text>')

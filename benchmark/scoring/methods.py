@@ -24,8 +24,8 @@ def mean_with_interval(values: np.ndarray, seed_text: str, samples: int = BOOTST
 
 
 def wins_ties_losses(rows: pd.DataFrame, reference: pd.DataFrame) -> dict[str, int]:
-    joined = rows.set_index("pair_id")[["na", "na_se"]].join(
-        reference.set_index("pair_id")[["na", "na_se"]], rsuffix="_ref", how="inner")
+    joined = rows[["pair_id", "na", "na_se"]].merge(reference[["pair_id", "na", "na_se"]], on="pair_id",
+                                                     suffixes=("", "_ref"))
     diff = joined.na - joined.na_ref
     margin = 1.96 * np.sqrt(joined.na_se ** 2 + joined.na_se_ref ** 2)
     return {"wins": int((diff > margin).sum()), "ties": int((diff.abs() <= margin).sum()),
