@@ -206,8 +206,11 @@ def serve(handle) -> None:
         try:
             answer = handle(json.loads(line))
         except BaseException as err:  # noqa: BLE001 - everything a submission raises is reported
-            answers.write(json.dumps({"error": {"kind": failure_kind(err),
-                                                "reason": f"{type(err).__name__}: {err}"[:2000]}}) + "\n")
+            kind, reason = failure_kind(err), f"{type(err).__name__}: {err}".rstrip(": ")[:2000]
+            if kind == "memory":
+                limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+                reason += f" (allocation refused under the memory limit of {limit // 2 ** 20} MB)"
+            answers.write(json.dumps({"error": {"kind": kind, "reason": reason}}) + "\n")
             answers.flush()
             return
         answers.write(json.dumps(answer) + "\n")
