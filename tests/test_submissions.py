@@ -122,3 +122,13 @@ def test_invalid_submission_names_file_and_field(tmp_path):
     (folder / "submission.yaml").write_text("name: broken\nkind: method\nauthors: [x]\ndescription: d\nlicence: MIT\n")
     with pytest.raises(SubmissionError, match=r"submission.yaml: field `\(top level\)`.*exactly one of `registry`"):
         read_submission(folder)
+
+
+def test_submit_check_merges_a_method_submission_in_the_sandbox():
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    out = CliRunner().invoke(app, ["submit", "check", str(Path(__file__).parents[1] / "submissions/methods/weight-avg")])
+    assert out.exit_code == 0, out.output
+    assert "in the sandbox" in out.output and "weights check out" in out.output
