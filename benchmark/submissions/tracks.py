@@ -23,7 +23,7 @@ from ..groundtruth.store import JobStore, job_key
 from ..groundtruth.targets import pair_row
 from ..predictors.harness import score_predictions, score_update_predictions
 from ..predictors.suites import PredictionSuite
-from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation
+from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
 from ..scoring.methods import method_scores
 from ..suite import Suite
 from .methods import MergeCost, SandboxedMerger, SubmittedMethod
@@ -272,7 +272,3 @@ def _per_task_na(rows: pd.DataFrame) -> dict[str, float]:
     sides = pd.concat([rows[["task_a", "acc_a", "expert_acc_a"]].set_axis(["task", "acc", "exp"], axis=1),
                        rows[["task_b", "acc_b", "expert_acc_b"]].set_axis(["task", "acc", "exp"], axis=1)])
     return {t: round(float(v), 4) for t, v in (sides.acc / sides.exp).groupby(sides.task).mean().sort_index().items()}
-
-
-def isolation_note() -> str:
-    return isolation().describe()
