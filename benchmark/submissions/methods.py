@@ -5,9 +5,7 @@ submission code; it reads `submission.yaml`, hashes the folder, and checks what 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +109,7 @@ class SandboxedMerger:
         self._scratch = tempfile.TemporaryDirectory(prefix="willitmerge-merges-")
         self._worker: SandboxedWorker | None = None
         self._base = None
+        self._merges = 0
 
     def merge(self, method: SubmittedMethod, experts: tuple[str, ...]) -> tuple[StateDict, MergeCost]:
         if self._worker is None:
@@ -118,7 +117,8 @@ class SandboxedMerger:
                                            writable=[Path(self._scratch.name)], hidden=self.hidden,
                                            env={"OMP_NUM_THREADS": "1"})
             self._base = dict(self.suite.base_tensors())
-        out = Path(self._scratch.name) / f"{hashlib.sha256(json.dumps([experts, method.params], default=str).encode()).hexdigest()[:16]}.safetensors"
+        self._merges += 1
+        out = Path(self._scratch.name) / f"merge-{self._merges}.safetensors"  # deleted once read
         answer = self._worker.request({"suite": str(self.suite.root), "folder": str(method.folder),
                                        "params": dict(method.params), "experts": list(experts), "out": str(out)})
         try:
