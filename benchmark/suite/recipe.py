@@ -95,7 +95,6 @@ class ExpertKind:
     lr: float
     replay: float
     steps: int
-    lora_rank: int = 16
 
 
 def _two_experts_per_task(tasks: tuple[TaskRecipe, ...], gentle: ExpertKind, aggressive: ExpertKind,
@@ -114,7 +113,7 @@ def _two_experts_per_task(tasks: tuple[TaskRecipe, ...], gentle: ExpertKind, agg
         for kind, seed in ((full, i), (lora, 100 + i)):
             experts.append(ExpertRecipe(task.name, kind.tag, method=kind.method, lr=kind.lr,
                                         steps=steps.get(task.name, kind.steps), replay=kind.replay,
-                                        lora_rank=kind.lora_rank if kind.method == "lora" else 8, seed=seed))
+                                        lora_rank=16 if kind.method == "lora" else 8, seed=seed))
     return tuple(experts)
 
 
@@ -132,13 +131,9 @@ _TINY_TASKS = (
 # v1.1.0: gentler experts (gentle full fine-tunes lr 2e-3 -> 7e-4 for 1200 steps; LoRA lr 5e-3 -> 2.5e-3
 # for 1400 steps), so task vectors are small
 # enough that DARE's 10x rescaled survivors do not wreck every merge (v1.0.1: DARE IQR 0.066).
-# v1.2.0: LoRA rank 16 -> 64 at lr 4e-4 for 2000 steps. v1.1.0's LoRA deltas were 0.3-0.6 of the weights'
-# norm (gentle full fine-tunes: 0.15-0.26), so DARE still wrecked most LoRA merges (IQR 0.139); a
-# higher rank learns the task with a smaller delta (rot: 0.82 accuracy at relative norm 0.33, where
-# rank 16 at lr 6e-4 reached only 0.36 at 0.35).
 TINY = SuiteRecipe(
     name="tiny",
-    version="1.2.0",
+    version="1.1.0",
     description=(
         "A 1M-parameter character-level Llama pretrained from scratch on a synthetic mix "
         "of eight tasks at different coverage, with two experts per task."
@@ -148,7 +143,7 @@ TINY = SuiteRecipe(
         _TINY_TASKS,
         gentle=ExpertKind("ft", "full", lr=7e-4, replay=0.3, steps=1200),
         aggressive=ExpertKind("ft-hot", "full", lr=3e-3, replay=0.0, steps=800),
-        lora=ExpertKind("lora", "lora", lr=4e-4, replay=0.3, steps=2000, lora_rank=64)),
+        lora=ExpertKind("lora", "lora", lr=2.5e-3, replay=0.3, steps=1400)),
 )
 
 _MICRO_TASKS = (
