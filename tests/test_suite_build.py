@@ -70,3 +70,31 @@ def test_corrupt_manifest_names_file_and_field(micro_suite, tmp_path):
 def test_unknown_suite_lists_the_bundled_ones():
     with pytest.raises(FileNotFoundError, match="bundled suites are"):
         load_suite("no-such-suite")
+
+
+def test_truncated_lora_keeps_the_top_singular_directions(micro_suite, tmp_path):
+    """Eckart-Young, checked from the saved adapter: the stored delta has the stored rank and
+    misses exactly the dropped singular values; at the trained rank nothing is lost."""
+    from peft import get_peft_model
+
+    from benchmark.suite.training import _lora_config, truncate_lora
+
+    base = micro_suite.model()
+    torch.manual_seed(0)
+    trained = get_peft_model(micro_suite.model(), _lora_config(8))
+    with torch.no_grad():
+        for name, p in trained.named_parameters():
+            if "lora_B" in name:
+                p.normal_()
+    trained.save_pretrained(tmp_path / "wide")
+    wide = lora_deltas(tmp_path / "wide")
+    for rank in (8, 3):
+        truncate_lora(trained, base, rank).save_pretrained(tmp_path / f"r{rank}")
+        assert json.loads((tmp_path / f"r{rank}" / "adapter_config.json").read_text())["r"] == rank
+        stored = lora_deltas(tmp_path / f"r{rank}")
+        assert stored.keys() == wide.keys()
+        for name, delta in wide.items():
+            s = torch.linalg.svdvals(delta.double())
+            assert int(torch.linalg.matrix_rank(stored[name])) == rank
+            residual = torch.linalg.matrix_norm((delta - stored[name]).double())
+            torch.testing.assert_close(residual, s[rank:].square().sum().sqrt(), rtol=1e-4, atol=1e-5)

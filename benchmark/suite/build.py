@@ -26,7 +26,7 @@ from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, TaskEntry, fi
 from .recipe import SuiteRecipe, TaskRecipe
 from .tasks import FACT_ATTRIBUTES, FAMILIES, Example, FactBank
 from .tokenizer import build_tokenizer, save_tokenizer
-from .training import encode, exact_match, finetune, model_config, pretrain
+from .training import encode, exact_match, finetune, model_config, pretrain, truncate_lora
 
 BUILD_THREADS = 2
 
@@ -175,6 +175,8 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
             model, loss = finetune(base, er, task_rows, replay, advance)
             rel = f"experts/{er.id}"
             if er.method == "lora":
+                if er.stored_rank:
+                    model = truncate_lora(model, base, er.stored_rank)
                 model.peft_config["default"].base_model_name_or_path = "base"
                 model.save_pretrained(root / rel, save_embedding_layers=False)
                 (root / rel / "README.md").unlink(missing_ok=True)

@@ -51,6 +51,8 @@ class ExpertRecipe:
 
     `replay` is the share of each batch drawn from the pretraining mix; LoRA experts ship
     as peft adapters and are applied as base + B·A·(alpha/r) wherever weights are needed.
+    A LoRA trained at `lora_rank` ships at `stored_rank` when that is set: each B·A is cut
+    to its top singular directions before saving, which keeps the bundle small.
     """
 
     task: str
@@ -61,6 +63,7 @@ class ExpertRecipe:
     batch_size: int = 32
     replay: float = 0.3
     lora_rank: int = 8
+    stored_rank: int | None = None
     seed: int = 0
 
     @property
@@ -95,6 +98,8 @@ class ExpertKind:
     lr: float
     replay: float
     steps: int
+    lora_rank: int = 16
+    stored_rank: int | None = None
 
 
 def _two_experts_per_task(tasks: tuple[TaskRecipe, ...], gentle: ExpertKind, aggressive: ExpertKind,
@@ -113,7 +118,8 @@ def _two_experts_per_task(tasks: tuple[TaskRecipe, ...], gentle: ExpertKind, agg
         for kind, seed in ((full, i), (lora, 100 + i)):
             experts.append(ExpertRecipe(task.name, kind.tag, method=kind.method, lr=kind.lr,
                                         steps=steps.get(task.name, kind.steps), replay=kind.replay,
-                                        lora_rank=16 if kind.method == "lora" else 8, seed=seed))
+                                        lora_rank=kind.lora_rank if kind.method == "lora" else 8,
+                                        stored_rank=kind.stored_rank, seed=seed))
     return tuple(experts)
 
 

@@ -10,7 +10,8 @@ import math
 from typing import Callable, Sequence
 
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
+from peft.tuners.lora import LoraLayer
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from .recipe import ExpertRecipe, ModelRecipe, PretrainRecipe
@@ -101,6 +102,16 @@ def pretrain(config: LlamaConfig, recipe: PretrainRecipe, ids: torch.Tensor, mas
     return model, loss
 
 
+def _lora_config(rank: int) -> LoraConfig:
+    return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=LORA_TARGETS)
+
+
+def _fresh_copy(base: LlamaForCausalLM) -> LlamaForCausalLM:
+    model = LlamaForCausalLM(base.config)
+    model.load_state_dict(base.state_dict())
+    return model
+
+
 def finetune(base: LlamaForCausalLM, recipe: ExpertRecipe, task: tuple[torch.Tensor, torch.Tensor],
              replay: tuple[torch.Tensor, torch.Tensor], progress: Progress | None = None):
     """Fine-tune a copy of the base; returns the trained model (a peft model for LoRA) and its loss.
@@ -109,11 +120,9 @@ def finetune(base: LlamaForCausalLM, recipe: ExpertRecipe, task: tuple[torch.Ten
     from the task's train split, sampled with a generator seeded by the recipe.
     """
     torch.manual_seed(recipe.seed)
-    model = LlamaForCausalLM(base.config)
-    model.load_state_dict(base.state_dict())
+    model = _fresh_copy(base)
     if recipe.method == "lora":
-        model = get_peft_model(model, LoraConfig(r=recipe.lora_rank, lora_alpha=2 * recipe.lora_rank,
-                                                 lora_dropout=0.0, target_modules=LORA_TARGETS))
+        model = get_peft_model(model, _lora_config(recipe.lora_rank))
     params = [p for p in model.parameters() if p.requires_grad]
     gen = torch.Generator().manual_seed(recipe.seed)
     n_replay = round(recipe.replay * recipe.batch_size)
@@ -126,6 +135,29 @@ def finetune(base: LlamaForCausalLM, recipe: ExpertRecipe, task: tuple[torch.Ten
 
     loss = _run(model, params, batches, recipe.lr, recipe.steps, max(1, recipe.steps // 20), progress)
     return model, loss
+
+
+@torch.no_grad()
+def truncate_lora(trained: PeftModel, base: LlamaForCausalLM, rank: int) -> PeftModel:
+    """A rank-`rank` LoRA model whose every B·A is the best rank-`rank` approximation (SVD) of the trained one.
+
+    A wide LoRA learns a task with a smaller delta than a narrow one, which DARE's rescaled
+    survivors need; its deltas are concentrated enough that the top singular directions
+    carry nearly all of them, so the adapter can ship at the narrow rank's size.
+    """
+    wide = {name: m for name, m in trained.named_modules() if isinstance(m, LoraLayer)}
+    narrow = get_peft_model(_fresh_copy(base), _lora_config(rank))
+    for name, layer in narrow.named_modules():
+        if not isinstance(layer, LoraLayer):
+            continue
+        source = wide[name]
+        delta = (source.lora_B["default"].weight @ source.lora_A["default"].weight).double() * source.scaling["default"]
+        u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+        root = (s[:rank] / layer.scaling["default"]).sqrt()
+        layer.lora_B["default"].weight.copy_((u[:, :rank] * root).float())
+        layer.lora_A["default"].weight.copy_((root[:, None] * vh[:rank]).float())
+    narrow.eval()
+    return narrow
 
 
 @torch.no_grad()
