@@ -149,10 +149,7 @@ def test_download_fails_clearly_offline():
     assert "nothing was changed" in result.output and "load_ground_truth('tiny')" in result.output
 
 
-@pytest.mark.parametrize("method", [
-    "isoc", "task_arithmetic", "ties", "tsv", "weight_avg", "wim_weighted",
-    pytest.param("dare", marks=pytest.mark.xfail(strict=True, reason=(
-        "tiny v1.1.0: DARE's IQR of na is 0.139 < 0.15; its LoRA/LoRA pairs average 0.083 (issue 3 stays open)")))])
+@pytest.mark.parametrize("method", ["dare", "isoc", "task_arithmetic", "ties", "tsv", "weight_avg", "wim_weighted"])
 def test_bundled_ground_truth_carries_signal(method):
     """The suite contract of issue 3: SD of na >= 5x its median bootstrap SE and IQR >= 0.15."""
     sig = signal_table(load_ground_truth("tiny")).set_index("method")

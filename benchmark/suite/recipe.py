@@ -137,9 +137,13 @@ _TINY_TASKS = (
 # v1.1.0: gentler experts (gentle full fine-tunes lr 2e-3 -> 7e-4 for 1200 steps; LoRA lr 5e-3 -> 2.5e-3
 # for 1400 steps), so task vectors are small
 # enough that DARE's 10x rescaled survivors do not wreck every merge (v1.0.1: DARE IQR 0.066).
+# v1.3.0: LoRA trained at rank 64, lr 4e-4, 2000 steps, and shipped at rank 24. v1.1.0's rank-16 LoRA deltas
+# were 0.3-0.6 of the weights' norm, so DARE still wrecked most LoRA merges (IQR 0.139); rank 64 learns each
+# task with deltas of 0.15-0.39, and their top 24 singular directions keep 97.6-99.4% of each delta's energy
+# and every expert's accuracy within 0.014. (1.2.0 shipped rank 64 whole: 63.4 MB, over the 50 MB budget.)
 TINY = SuiteRecipe(
     name="tiny",
-    version="1.1.0",
+    version="1.3.0",
     description=(
         "A 1M-parameter character-level Llama pretrained from scratch on a synthetic mix "
         "of eight tasks at different coverage, with two experts per task."
@@ -149,7 +153,7 @@ TINY = SuiteRecipe(
         _TINY_TASKS,
         gentle=ExpertKind("ft", "full", lr=7e-4, replay=0.3, steps=1200),
         aggressive=ExpertKind("ft-hot", "full", lr=3e-3, replay=0.0, steps=800),
-        lora=ExpertKind("lora", "lora", lr=2.5e-3, replay=0.3, steps=1400)),
+        lora=ExpertKind("lora", "lora", lr=4e-4, replay=0.3, steps=2000, lora_rank=64, stored_rank=24)),
 )
 
 _MICRO_TASKS = (
