@@ -77,16 +77,19 @@ def test_info_json_summarises_the_manifest(tiny_suite):
                                   "own_task_accuracy": first.accuracy[first.task]}
 
 
-def test_own_task_accuracy_reproduces_through_lm_eval_hf(tiny_suite, tmp_path):
-    """lm-eval's hf backend, on the bundled YAML, gives the manifest's figure for one expert."""
+@pytest.mark.parametrize("fmt", ["full", "lora"])
+def test_own_task_accuracy_reproduces_through_lm_eval_hf(tiny_suite, tmp_path, fmt):
+    """lm-eval's hf backend, on the bundled YAML, gives the manifest's figure for one expert of each
+    format; a LoRA expert goes through lm-eval's own peft loading of the shipped (truncated) adapter."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    expert = next(e for e in tiny_suite.manifest.experts if e.format == "full" and 0.2 < e.accuracy[e.task] < 1.0)
+    expert = next(e for e in tiny_suite.manifest.experts if e.format == fmt and 0.2 < e.accuracy[e.task] < 1.0)
     task = tiny_suite.manifest.task(expert.task)
-    lm = HFLM(pretrained=str(tiny_suite.root / expert.path), tokenizer=str(tiny_suite.root / "tokenizer"),
-              device="cpu", batch_size=128)
+    weights = ({"pretrained": str(tiny_suite.root / expert.path)} if fmt == "full" else
+               {"pretrained": str(tiny_suite.root / "base"), "peft": str(tiny_suite.root / expert.path)})
+    lm = HFLM(**weights, tokenizer=str(tiny_suite.root / "tokenizer"), device="cpu", batch_size=128)
     manager = TaskManager(include_path=str(tiny_suite.lm_eval_task_dir(tmp_path / "tasks")), include_defaults=False)
     out = simple_evaluate(model=lm, tasks=[task.lm_eval_task], task_manager=manager, log_samples=True)
     accuracy = out["results"][task.lm_eval_task]["exact_match,none"]
