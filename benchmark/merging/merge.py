@@ -23,13 +23,14 @@ def merge(method: MergeMethod, base: Mapping[str, torch.Tensor], experts: list[M
         raise ValueError(f"context names {len(context.expert_ids)} experts but {len(experts)} were given")
     merged = {}
     for name in base.keys():
-        base_tensor = base[name].to(torch.float32)
+        stored = base[name]
+        base_tensor = stored.to(torch.float32)
         deltas = [expert[name].to(torch.float32) - base_tensor for expert in experts]
         delta = method.merge_tensor(name, base_tensor, deltas, context)
         if tuple(delta.shape) != tuple(base_tensor.shape):
             raise ValueError(f"merge method {method.name!r} returned shape {tuple(delta.shape)} for tensor {name}; "
                              f"merge_tensor must return the base's shape {tuple(base_tensor.shape)}")
-        merged[name] = (base_tensor + delta).to(base[name].dtype)
+        merged[name] = (base_tensor + delta).to(stored.dtype)
     return merged
 
 

@@ -105,19 +105,21 @@ class Suite:
 
 
 class LazyTensors(Mapping):
-    """Tensors of one safetensors file read on access, plus optional dense deltas added on read."""
+    """Tensors of one safetensors file read on access, plus optional dense deltas added on read.
+
+    The file stays open (memory-mapped) for the mapping's lifetime: reopening it per tensor
+    cost more than the merge arithmetic itself.
+    """
 
     def __init__(self, path: Path, deltas: StateDict | None = None):
-        self._path = str(path)
+        self._file = safe_open(str(path), "pt")
         self._deltas = deltas or {}
-        with safe_open(self._path, "pt") as fh:
-            self._keys = list(fh.keys())
+        self._keys = dict.fromkeys(self._file.keys())
 
     def __getitem__(self, name: str) -> torch.Tensor:
         if name not in self._keys:
             raise KeyError(name)
-        with safe_open(self._path, "pt") as fh:
-            tensor = fh.get_tensor(name)
+        tensor = self._file.get_tensor(name)
         return tensor + self._deltas[name] if name in self._deltas else tensor
 
     def __iter__(self) -> Iterator[str]:
