@@ -53,6 +53,8 @@ def test_lora_expert_materialises_as_peft_merge(micro_suite):
     merged = peft_model.merge_and_unload().state_dict()
     ours = micro_suite.expert_state_dict(expert.id)
     assert set(lora_deltas(micro_suite.root / expert.path)), "adapter has LoRA tensors"
+    config = json.loads((micro_suite.root / expert.path / "adapter_config.json").read_text())
+    assert config["r"] == expert.recipe["stored_rank"] < expert.recipe["lora_rank"], "the build ships the truncated rank"
     for name, tensor in ours.items():
         torch.testing.assert_close(tensor, merged[name], rtol=0, atol=1e-6)
 
@@ -77,11 +79,11 @@ def test_truncated_lora_keeps_the_top_singular_directions(micro_suite, tmp_path)
     misses exactly the dropped singular values; at the trained rank nothing is lost."""
     from peft import get_peft_model
 
-    from benchmark.suite.training import _lora_config, truncate_lora
+    from benchmark.suite.training import lora_config, truncate_lora
 
     base = micro_suite.model()
     torch.manual_seed(0)
-    trained = get_peft_model(micro_suite.model(), _lora_config(8))
+    trained = get_peft_model(micro_suite.model(), lora_config(8))
     with torch.no_grad():
         for name, p in trained.named_parameters():
             if "lora_B" in name:

@@ -171,7 +171,7 @@ MICRO = SuiteRecipe(
         _MICRO_TASKS,
         gentle=ExpertKind("ft", "full", lr=2e-3, replay=0.3, steps=100),
         aggressive=ExpertKind("ft-hot", "full", lr=3e-3, replay=0.0, steps=100),
-        lora=ExpertKind("lora", "lora", lr=5e-3, replay=0.3, steps=100)),
+        lora=ExpertKind("lora", "lora", lr=5e-3, replay=0.3, steps=100, stored_rank=8)),
     model=ModelRecipe(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128),
     pretrain=PretrainRecipe(steps=200, batch_size=32, warmup=10),
     fact_bank_size=60,

@@ -102,7 +102,7 @@ def pretrain(config: LlamaConfig, recipe: PretrainRecipe, ids: torch.Tensor, mas
     return model, loss
 
 
-def _lora_config(rank: int) -> LoraConfig:
+def lora_config(rank: int) -> LoraConfig:
     return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=LORA_TARGETS)
 
 
@@ -122,7 +122,7 @@ def finetune(base: LlamaForCausalLM, recipe: ExpertRecipe, task: tuple[torch.Ten
     torch.manual_seed(recipe.seed)
     model = _fresh_copy(base)
     if recipe.method == "lora":
-        model = get_peft_model(model, _lora_config(recipe.lora_rank))
+        model = get_peft_model(model, lora_config(recipe.lora_rank))
     params = [p for p in model.parameters() if p.requires_grad]
     gen = torch.Generator().manual_seed(recipe.seed)
     n_replay = round(recipe.replay * recipe.batch_size)
@@ -146,7 +146,7 @@ def truncate_lora(trained: PeftModel, base: LlamaForCausalLM, rank: int) -> Peft
     carry nearly all of them, so the adapter can ship at the narrow rank's size.
     """
     wide = {name: m for name, m in trained.named_modules() if isinstance(m, LoraLayer)}
-    narrow = get_peft_model(_fresh_copy(base), _lora_config(rank))
+    narrow = get_peft_model(_fresh_copy(base), lora_config(rank))
     for name, layer in narrow.named_modules():
         if not isinstance(layer, LoraLayer):
             continue
