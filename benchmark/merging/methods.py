@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..linalg import polar_factor, ranked_svd
 from ..seeding import text_seed
 from .registry import MergeContext, MergeMethod, register
 
@@ -88,17 +89,15 @@ class Dare(MergeMethod):
         return self.lam * torch.stack(kept).mean(0)
 
 
-def polar_factor(matrix: torch.Tensor) -> torch.Tensor:
-    """The nearest matrix with orthonormal columns (U Vᵀ of its thin SVD)."""
-    u, _, vh = torch.linalg.svd(matrix, full_matrices=False)
-    return u @ vh
-
-
 @register
 @dataclass(frozen=True)
 class TaskSingularVectors(MergeMethod):
+    """TSV: each τ keeps its top 1/T singular triplets, but never more than its numerical rank
+    (a LoRA delta stored at rank 24 has 24); U and V of all kept triplets are orthogonalised."""
+
     name = "tsv"
-    description = "per matrix: top 1/T singular triplets of each τ, orthogonalised U and V; other tensors: mean"
+    description = ("per matrix: top 1/T singular triplets of each τ (at most its numerical rank), orthogonalised "
+                   "U and V; other tensors: mean")
     alpha: float = 1.0
 
     def merge_tensor(self, name, base, deltas, context):
@@ -107,26 +106,34 @@ class TaskSingularVectors(MergeMethod):
         keep = max(1, math.floor(min(base.shape) / len(deltas)))
         us, ss, vs = [], [], []
         for d in deltas:
-            u, s, vh = torch.linalg.svd(d, full_matrices=False)
+            u, s, vh = ranked_svd(d)
             us.append(u[:, :keep])
             ss.append(s[:keep])
             vs.append(vh[:keep].T)
+        s_all = torch.cat(ss)
+        if s_all.numel() == 0:
+            return torch.zeros_like(base)
         u_perp, v_perp = polar_factor(torch.cat(us, 1)), polar_factor(torch.cat(vs, 1))
-        return self.alpha * (u_perp * torch.cat(ss)) @ v_perp.T
+        return self.alpha * (u_perp * s_all) @ v_perp.T
 
 
 @register
 @dataclass(frozen=True)
 class IsoC(MergeMethod):
+    """Iso-C: the summed task matrix with a flat spectrum, on its numerical rank r: α · mean(S_r) · U_r V_rᵀ,
+    which keeps the nuclear norm of Σ τ (for a full-rank sum this is the published formula)."""
+
     name = "isoc"
-    description = "per matrix: Σ τ = U S Vᵀ -> α · mean(S) · U Vᵀ (isotropic spectrum); other tensors: mean"
+    description = "per matrix: Σ τ = U S Vᵀ on its numerical rank -> α · mean(S) · U Vᵀ; other tensors: mean"
     alpha: float = 1.0
 
     def merge_tensor(self, name, base, deltas, context):
         total = torch.stack(deltas).sum(0)
         if base.dim() != 2:
             return total / len(deltas)
-        u, s, vh = torch.linalg.svd(total, full_matrices=False)
+        u, s, vh = ranked_svd(total)
+        if s.numel() == 0:
+            return torch.zeros_like(base)
         return self.alpha * s.mean() * (u @ vh)
 
 

@@ -11,9 +11,14 @@ import math
 
 import torch
 
+from ...linalg import ranked_svd
+
 TaskVector = dict[str, torch.Tensor]
 SUBSPACE_K = 10
 PROFILE_LENGTH = 100
+SUBSPACE_METRICS = ("singular_value_overlap", "subspace_overlap", "right_subspace_overlap_top_k",
+                    "right_subspace_overlap_bottom_k", "interaction_matrix_overlap_top_k",
+                    "interaction_matrix_overlap_bottom_k")
 
 
 def flat(tv: TaskVector) -> torch.Tensor:
@@ -62,18 +67,24 @@ def effective_rank_metrics(tv_a: TaskVector, tv_b: TaskVector) -> dict[str, floa
 
 
 def layer_svds(tv: TaskVector) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Thin SVD of every 2-D tensor of a task vector; computed once per expert."""
-    return {k: torch.linalg.svd(v.double(), full_matrices=False) for k, v in sorted(tv.items()) if v.dim() == 2}
+    """SVD of every 2-D tensor of a task vector on its numerical rank (see `benchmark.linalg`);
+    computed once per expert. Tensors the expert did not change (rank 0) have no subspace and are left out."""
+    svds = {k: ranked_svd(v.double()) for k, v in sorted(tv.items()) if v.dim() == 2}
+    return {k: usv for k, usv in svds.items() if usv[1].numel() > 0}
 
 
 def subspace_metrics(svd_a, svd_b, k: int = SUBSPACE_K) -> dict[str, float]:
-    """Averages over 2-D layers of spectrum-profile cosine and top/bottom-k subspace overlaps."""
+    """Averages over the 2-D layers both experts changed of spectrum-profile cosine and top/bottom-k
+    subspace overlaps. k is capped at the smaller numerical rank, and "bottom" means the last k
+    directions within the rank: beyond it, singular vectors are arbitrary."""
     totals: dict[str, float] = {}
     layers = sorted(set(svd_a) & set(svd_b))
+    if not layers:
+        return dict.fromkeys(SUBSPACE_METRICS, float("nan"))
     for name in layers:
         ua, sa, vha = svd_a[name]
         ub, sb, vhb = svd_b[name]
-        kk = min(k, sa.numel())
+        kk = min(k, sa.numel(), sb.numel())
         pa, pb = (torch.nn.functional.pad(s[:PROFILE_LENGTH] / s.norm(), (0, max(0, PROFILE_LENGTH - s.numel())))
                   for s in (sa, sb))
         va_top, vb_top = vha[:kk].T, vhb[:kk].T
