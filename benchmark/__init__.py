@@ -11,15 +11,16 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def load_ground_truth(name: str = "tiny", table: str = "pairs"):
-    """A bundled ground-truth table as a pandas DataFrame (see `benchmark.groundtruth`)."""
+def load_ground_truth(suite, table: str = "pairs"):
+    """One table of a suite's ground truth as a pandas DataFrame, e.g. `load_ground_truth("tiny")`
+    (see `benchmark.groundtruth`)."""
     from .groundtruth import load_ground_truth as load
 
-    return load(name, table)
+    return load(suite, table)
 
 
 def load_suite(name_or_path):
-    """A bundled suite by name, or a built suite folder (see `benchmark.suite`)."""
+    """A suite with weights by name (`willitmerge suite list`) or by folder (see `benchmark.suite`)."""
     from .suite import load_suite as load
 
     return load(name_or_path)

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .suite import RECIPES, bundled_suites, load_suite
-from .suite.manifest import ManifestError
+from .suite import RECIPES, ManifestError, ResultSuiteError, SuiteNotFound, bundled_suites, find_suite
 
 app = typer.Typer(help="willitmerge: a benchmark and leaderboard for model mergeability.", no_args_is_help=True)
 suite_app = typer.Typer(help="List, inspect, verify and build suites of experts.", no_args_is_help=True)
@@ -18,12 +17,26 @@ app.add_typer(suite_app, name="suite")
 console = Console(soft_wrap=True)
 
 
-def _load(name: str):
+SUITE_HELP = "a suite name (`willitmerge suite list`) or a suite folder"
+
+
+def _find(name: str):
+    """The registry's spec of a suite, or exit 2 with the registry's message."""
     try:
-        return load_suite(name)
-    except (FileNotFoundError, ManifestError) as err:
+        return find_suite(name)
+    except (SuiteNotFound, ManifestError, ResultSuiteError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
+
+
+def _load(name: str):
+    """A suite with weights, or exit 2 naming why not."""
+    spec = _find(name)
+    if not spec.has_weights:
+        console.print(f"[red]error:[/red] suite {spec.name!r} holds published results, not weights; this command "
+                      "needs a suite with weights")
+        raise typer.Exit(2)
+    return spec.open()
 
 
 def suite_summary(suite) -> dict:
@@ -45,19 +58,26 @@ def suite_summary(suite) -> dict:
 
 @suite_app.command("list")
 def suite_list() -> None:
-    """Bundled suites, and recipes `suite build` can build."""
-    for name in bundled_suites():
-        s = load_suite(name)
-        console.print(f"{name}\tv{s.version}\tbundled\t{len(s.manifest.experts)} experts, {len(s.manifest.pairs)} pairs")
-    for name in sorted(set(RECIPES) - set(bundled_suites())):
+    """Bundled suites (with weights, or published results), and recipes `suite build` can build."""
+    bundled = bundled_suites()
+    for spec in bundled:
+        suite = spec.open(with_results=False)
+        size = (f"{len(suite.manifest.experts)} experts, {len(suite.manifest.pairs)} pairs" if spec.has_weights
+                else f"{len(suite.pairs())} pairs, {len(suite.spec.methods)} methods, published results")
+        console.print(f"{spec.name}\tv{spec.version}\tbundled {spec.kind}\t{size}")
+    for name in sorted(set(RECIPES) - {s.name for s in bundled}):
         console.print(f"{name}\tv{RECIPES[name].version}\trecipe only (build with `willitmerge suite build {name} --out DIR`)")
 
 
 @suite_app.command("info")
-def suite_info(name: str = typer.Argument("tiny", help="bundled suite name or a suite folder"),
+def suite_info(name: str = typer.Argument("tiny", help=SUITE_HELP),
                as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
-    """Tasks, experts, accuracies, pair count and size of a suite."""
-    suite = _load(name)
+    """Tasks, experts, accuracies, pair count and size of a suite (for a result suite: its source,
+    methods, metrics and pairs)."""
+    spec = _find(name)
+    if not spec.has_weights:
+        return _result_suite_info(spec, as_json)
+    suite = spec.open()
     summary = suite_summary(suite)
     if as_json:
         print(json.dumps(summary, indent=1))
@@ -78,17 +98,36 @@ def suite_info(name: str = typer.Argument("tiny", help="bundled suite name or a 
                   f"built in {summary['build_wall_seconds']:.0f} s")
 
 
+def _result_suite_info(spec, as_json: bool) -> None:
+    suite = spec.open(with_results=False)
+    summary = {"name": spec.name, "version": spec.version, "kind": spec.kind, "description": suite.spec.description,
+               "citation": spec.citation, "licence": suite.spec.licence, "source": suite.spec.source,
+               "methods": suite.spec.methods, "targets": suite.spec.targets, "metrics": suite.spec.metrics,
+               "pairs": {"count": len(suite.pairs())}}
+    if as_json:
+        print(json.dumps(summary, indent=1))
+        return
+    console.print(f"[bold]{spec.name}[/bold] v{spec.version} (published results, no weights): "
+                  f"{summary['description']}")
+    for key in ("citation", "licence", "source"):
+        console.print(f"{key}: {summary[key]}")
+    console.print(f"{summary['pairs']['count']} pairs; methods {', '.join(summary['methods'])}; targets "
+                  f"{', '.join(summary['targets'])}; {len(summary['metrics'])} precomputed metrics")
+
+
 @suite_app.command("verify")
-def suite_verify(name: str = typer.Argument("tiny", help="bundled suite name or a suite folder")) -> None:
-    """Re-hash every file of a suite against its manifest; exit 1 naming any that differ."""
-    suite = _load(name)
+def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP)) -> None:
+    """Re-hash every file of a suite against its manifest (or suite.yaml); exit 1 naming any that differ."""
+    spec = _find(name)
+    suite = spec.open(with_results=False)
     problems = suite.verify()
     if problems:
         for p in problems:
-            console.print(f"[red]{suite.root}/{p}[/red]")
+            console.print(f"[red]{spec.root}/{p}[/red]")
         console.print(f"[red]{len(problems)} problem(s)[/red]: restore the files (git checkout) or rebuild the suite")
         raise typer.Exit(1)
-    console.print(f"{suite.name} v{suite.version}: all {len(suite.manifest.files)} files match the manifest")
+    files = suite.manifest.files if spec.has_weights else suite.spec.files
+    console.print(f"{spec.name} v{spec.version}: all {len(files)} files match the checksums")
 
 
 @suite_app.command("build")
@@ -108,20 +147,20 @@ def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(R
 
 @app.command("groundtruth")
 def groundtruth(
-    suite: str = typer.Option("tiny", "--suite", help="bundled suite name or a suite folder"),
+    suite: str = typer.Option("tiny", "--suite", help=SUITE_HELP),
     methods: list[str] = typer.Option(None, "--methods", help="merge methods (repeatable); default: all registered"),
     backend: str = typer.Option(None, "--backend", help="vllm or hf; default: the faster one here (see README)"),
-    out: Path = typer.Option(None, "--out", help="write the dataset here (default: the bundled location)"),
+    out: Path = typer.Option(None, "--out", help="write the dataset here (default: the bundled location for a "
+                                                  "bundled suite, else CACHE/groundtruth/NAME-SHA)"),
     cache: Path = typer.Option(None, "--cache", help="job cache folder (default: ~/.cache/willitmerge)"),
     limit: int = typer.Option(None, "--limit", help="score only the first N test examples per task (quick look)"),
     jobs: int = typer.Option(1, "--jobs", min=1, help="worker processes, each with its own engine"),
 ) -> None:
     """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
     from .evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings
-    from .groundtruth import DEFAULT_METHODS, compute_ground_truth, signal_table
-    from .groundtruth.dataset import BUNDLED_ROOT
-    from .groundtruth.store import DEFAULT_CACHE
+    from .groundtruth import DEFAULT_METHODS, compute_ground_truth, ground_truth_dir, signal_table
     from .merging import get_method
+    from .store import default_cache
 
     the_suite = _load(suite)
     backend = backend or DEFAULT_BACKEND
@@ -133,9 +172,10 @@ def groundtruth(
     except KeyError as err:
         console.print(f"[red]error:[/red] --methods: {err.args[0]}")
         raise typer.Exit(2) from err
-    target = out or BUNDLED_ROOT / the_suite.name
-    tables = compute_ground_truth(the_suite, chosen, EvalSettings(backend=backend, limit=limit), cache or DEFAULT_CACHE,
-                                  target, jobs=jobs)
+    cache = cache or default_cache()
+    target = out or ground_truth_dir(the_suite, cache)
+    tables = compute_ground_truth(the_suite, chosen, EvalSettings(backend=backend, limit=limit), cache, target,
+                                  jobs=jobs)
     signal = signal_table(tables["pairs"])
     console.print(signal.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     console.print(f"wrote {target}")
@@ -161,7 +201,9 @@ app.add_typer(submit_app, name="submit")
 
 @submit_app.command("check")
 def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors/<name> or submissions/methods/<name> folder"),
-                 suite: list[str] = typer.Option(None, "--suite", help="score on this suite only (repeatable)"),
+                 suite: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP}; score on this suite only "
+                                                                      "(repeatable; default: the suites it declares)"),
+                 cache: Path = typer.Option(None, "--cache", help="metric and job cache (default: ~/.cache/willitmerge)"),
                  as_json: bool = typer.Option(False, "--json", help="print the scores as JSON")) -> None:
     """Validate a submission. Predictors: print leave-one-task-out scores (run in this process, so
     only for your own code). Methods: merge one pair in the sandbox and check the weights."""
@@ -172,17 +214,22 @@ def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors
 
     try:
         if isinstance(read_submission(path), MethodSubmission):
-            return _check_method(path)
+            return _check_method(path, suite, cache)
         spec, predictor = load_predictor(path)
     except SubmissionError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
     report = {"name": spec.name, "suites": {}}
     for name in suite or spec.suites:
-        if name not in spec.suites:
-            console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` does not list {name!r}")
+        suite_spec = _find(name)
+        if suite_spec.name not in spec.suites:
+            console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` does not list {suite_spec.name!r}")
             raise typer.Exit(2)
-        data = load_prediction_suite(name, show_progress=not as_json)
+        try:
+            data = load_prediction_suite(suite_spec.root, cache, show_progress=not as_json)
+        except FileNotFoundError as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(2) from err
         try:
             if isinstance(predictor, PredictionsFile):
                 check_predictions_file(predictor, data)
@@ -213,15 +260,20 @@ def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors
                           f"s_acc {avg['s_acc']:.3f}, s_na {avg['s_na']:.3f}")
 
 
-def _check_method(path: Path) -> None:
-    from .groundtruth.store import DEFAULT_CACHE
+def _check_method(path: Path, suites: list[str] | None, cache: Path | None) -> None:
     from .sandbox import Limits, SubmissionFailed
+    from .store import default_cache
     from .submissions.methods import SandboxedMerger, SubmittedMethod, hidden_from_submissions
 
     method = SubmittedMethod.from_folder(path)
-    the_suite = _load("tiny")
+    names = suites or [s for s in method.submission.suites if _find(s).has_weights][:1]
+    if not names:
+        console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` names no suite with weights")
+        raise typer.Exit(2)
+    the_suite = _load(names[0])
     pair = the_suite.manifest.pairs[0]
-    merger = SandboxedMerger(the_suite, Limits(), hidden_from_submissions(the_suite, DEFAULT_CACHE))
+    merger = SandboxedMerger(the_suite, Limits(), hidden_from_submissions(cache or default_cache(),
+                                                                         [_find(names[0])]))
     try:
         for candidate in method.candidates():
             _, cost = merger.merge(candidate, (pair.expert_a, pair.expert_b))
@@ -239,12 +291,12 @@ def _check_method(path: Path) -> None:
 def leaderboard(
     root: Path = typer.Option(Path("."), "--root", help="the checkout holding submissions/ and leaderboard/"),
     out: Path = typer.Option(None, "--out", help="where to write (default: ROOT/leaderboard)"),
-    cache: Path = typer.Option(None, "--cache", help="job cache folder (default: ~/.cache/willitmerge)"),
+    cache: Path = typer.Option(None, "--cache", help="job and metric cache folder (default: ~/.cache/willitmerge)"),
+    suites: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP} (repeatable; default: every bundled suite)"),
     time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
     memory_mb: int = typer.Option(8192, "--memory-mb", help="address-space limit of a submission's process"),
 ) -> None:
     """Score every submission (reusing cached and committed results) and write the leaderboard."""
-    from .groundtruth.store import DEFAULT_CACHE
     from .publish import build_leaderboard
     from .sandbox import Limits
 
@@ -252,7 +304,9 @@ def leaderboard(
         console.print(f"[red]error:[/red] {root.resolve()} has no submissions/ folder; run from the repository "
                       "root or pass --root")
         raise typer.Exit(2)
-    results = build_leaderboard(root, out, cache or DEFAULT_CACHE, limits=Limits(time_limit, memory_mb))
+    for name in suites or []:
+        _find(name)
+    results = build_leaderboard(root, out, cache, limits=Limits(time_limit, memory_mb), suites=suites or None)
     for b in results.boards:
         ranked = [r for r in b.rows if r.rank is not None]
         console.print(f"{b.track} on {b.suite}: {len(ranked)} ranked, {len(b.rows) - len(ranked)} unranked; "
@@ -263,7 +317,7 @@ def leaderboard(
 @app.command("publish")
 def publish(repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repo to upload to, e.g. org/willitmerge"),
             root: Path = typer.Option(Path("."), "--root", help="the checkout holding leaderboard/"),
-            suite: str = typer.Option("tiny", "--suite", help="whose ground truth to upload")) -> None:
+            suite: str = typer.Option("tiny", "--suite", help=f"whose ground truth to upload: {SUITE_HELP}")) -> None:
     """Upload the ground truth and the leaderboard to a Hub dataset repo (needs network and a token)."""
     from .publish.hub import publish_to_hub
 

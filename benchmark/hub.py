@@ -16,4 +16,4 @@ def allow_hub() -> None:
 def offline_error(repo_id: str, err: Exception, what: str) -> ConnectionError:
     return ConnectionError(f"could not {what} {repo_id!r} on the Hugging Face Hub ({type(err).__name__}: {err}). "
                            "This machine looks offline or the repo does not exist; nothing was changed. "
-                           "The bundled suite and ground truth need no network: benchmark.load_ground_truth('tiny')")
+                           "The bundled suites and their ground truth need no network (`willitmerge suite list`).")

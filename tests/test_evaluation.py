@@ -37,3 +37,27 @@ def test_vllm_and_hf_agree_on_the_bundled_base_and_an_expert(tiny_suite):
     assert results["vllm"] == results["hf"]
     base, expert_scores = results["vllm"]
     assert expert_scores[expert.task].accuracy > base[expert.task].accuracy
+
+
+def test_the_suite_build_evaluator_and_lm_eval_agree_example_by_example(tiny_suite):
+    """One evaluator: the manifest's accuracies (and `base_accuracy["dev"]`, which wim_weighted merges by)
+    and the base-knowledge metric come from `benchmark.suite.generation.exact_match`; the ground truth from
+    lm-eval. On every task, both splits, the base and one expert of each format, they agree per example."""
+    from benchmark.suite.generation import exact_match
+
+    m = tiny_suite.manifest
+    tasks = [t.id for t in m.tasks]
+    tokenizer = tiny_suite.tokenizer()
+    experts = [next(e for e in m.experts if e.format == kind) for kind in ("full", "lora")]
+    with Engine(tiny_suite, EvalSettings(backend="hf", dev_limit=None)) as engine:
+        for who, state in [("base", None)] + [(e.id, tiny_suite.expert_state_dict(e.id)) for e in experts]:
+            model = tiny_suite.model(state)
+            for split in ("test", "dev"):
+                scores = engine.evaluate(tasks, state or tiny_suite.base_state_dict(), split=split)
+                for task in tasks:
+                    flags = exact_match(model, tokenizer, tiny_suite.examples(task, split), m.recipe["max_new_tokens"])
+                    assert list(scores[task].correct) == [int(f) for f in flags], f"{who} on {task} ({split})"
+                    recorded = (m.task(task).base_accuracy[split] if who == "base" else
+                                m.expert(who).accuracy[task] if split == "test" else None)
+                    if recorded is not None:
+                        assert scores[task].accuracy == pytest.approx(recorded, abs=1e-9), f"{who} on {task}"

@@ -116,7 +116,7 @@ def test_verify_reports_a_changed_byte_and_an_unlisted_file(tmp_path):
     (copy / "notes.txt").write_text("stray")
     problems = read_result_suite(copy).verify()
     assert problems == ["sources/finetuned_accs.json: sha256 differs from suite.yaml",
-                        "notes.txt: not listed in suite.yaml files"]
+                        "notes.txt: not listed in suite.yaml"]
     path.unlink()
     assert "sources/finetuned_accs.json: missing" in read_result_suite(copy).verify()
 

@@ -14,7 +14,7 @@ import pytest
 from benchmark.evaluation import EvalSettings, TaskScore
 from benchmark.groundtruth import compute_ground_truth, load_ground_truth, signal_table
 from benchmark.groundtruth.grid import MergeOutcome
-from benchmark.groundtruth.store import JobStore
+from benchmark.store import JobStore
 from benchmark.groundtruth.targets import pair_row
 from benchmark.merging import get_method
 
@@ -146,7 +146,7 @@ def test_download_fails_clearly_offline():
 
     result = CliRunner().invoke(app, ["download", "willitmerge-nonexistent/ground-truth"])
     assert result.exit_code == 1
-    assert "nothing was changed" in result.output and "load_ground_truth('tiny')" in result.output
+    assert "nothing was changed" in result.output and "willitmerge suite list" in result.output
 
 
 @pytest.mark.parametrize("method", ["dare", "isoc", "task_arithmetic", "ties", "tsv", "weight_avg", "wim_weighted"])

@@ -66,7 +66,7 @@ def board_root(micro_suite, tmp_path_factory):
 def built(board_root, micro_suite, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     kwargs = dict(cache=cache, settings=EvalSettings(backend="hf"), limits=Limits(seconds=120, memory_mb=4096),
-                  suite_name=str(micro_suite.root), predictor_suites={"demystifying-vitb16": "published"},
+                  suites=[str(micro_suite.root), "demystifying-vitb16"],
                   show_progress=False)
     first = build_leaderboard(board_root, board_root / "leaderboard", **kwargs)
     digests = {f: hashlib.sha256((board_root / "leaderboard" / f).read_bytes()).hexdigest() for f in FILES}
@@ -74,9 +74,20 @@ def built(board_root, micro_suite, tmp_path_factory):
     return board_root / "leaderboard", first, second, digests
 
 
+def _boards(results):
+    """The micro suite's method board and the published suite's predictor board."""
+    by_key = {(b.track, b.suite): b for b in results.boards}
+    return by_key[("methods", "micro")], by_key[("predictors", "demystifying-vitb16")]
+
+
 def test_leaderboard_ranks_complete_entries_and_lists_the_rest(built, micro_suite):
     out, results, _, _ = built
-    methods, predictors = results.boards
+    assert [(b.track, b.suite) for b in results.boards] == [
+        ("methods", "micro"), ("predictors", "micro"), ("predictors", "demystifying-vitb16")]
+    methods, predictors = _boards(results)
+    # the micro suite has no ground truth in this cache yet: its predictor entries say how to compute it
+    micro_predictors = results.boards[1]
+    assert all(r.status == "incomplete" and "willitmerge groundtruth --suite" in r.reason for r in micro_predictors.rows)
     by_name = {r.name: r for r in methods.rows}
     assert by_name["weight-avg"].rank == 1 or by_name["ta"].rank == 1
     assert by_name["broken"].rank is None and by_name["broken"].reason.startswith("nan:")
@@ -123,7 +134,7 @@ def test_page_renders_sorts_and_plots_in_chromium(built, browser):
     from selenium.webdriver.common.by import By
 
     out, results, _, _ = built
-    methods, predictors = results.boards
+    methods, predictors = _boards(results)
     browser.get((out / "index.html").as_uri())
     table = browser.find_element(By.ID, f"table-methods-{methods.suite}")
     rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")

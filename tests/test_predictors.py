@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.predictors.harness import score_predictor
-from benchmark.predictors.suites import load_vitb16
+from benchmark.predictors.suites import load_prediction_suite
 from benchmark.scoring import loto_score
 from benchmark.submissions import SubmissionError, load_predictor, read_submission
 
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def vitb16():
-    return load_vitb16()
+    return load_prediction_suite("demystifying-vitb16")
 
 
 def test_loto_perfect_and_inverted_predictors():

@@ -7,8 +7,9 @@ import pytest
 
 from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth.grid import GridRunner
-from benchmark.groundtruth.store import JobStore
+from benchmark.store import JobStore
 from benchmark.predictors.suites import load_prediction_suite
+from benchmark.suite import find_suite
 from benchmark.sandbox import Limits, isolation
 from benchmark.submissions import SubmissionError, read_submission
 from benchmark.submissions.methods import hidden_from_submissions
@@ -85,14 +86,14 @@ def runner(micro_suite, tmp_path_factory):
 def test_bad_method_fails_with_its_reason(case, micro_suite, runner, tmp_path):
     body, kind, words = BAD_METHODS[case]
     folder = method_folder(tmp_path, f"bad-{case}", body)
-    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(micro_suite, tmp_path))
+    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(tmp_path))
     assert entry.status == "failed" and rows is None
     assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
 
 
 def test_good_method_after_bad_ones_is_scored(micro_suite, runner, tmp_path):
     folder = method_folder(tmp_path, "mean", "return sum(deltas) / len(deltas)")
-    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(micro_suite, tmp_path))
+    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(tmp_path))
     assert entry.status == "complete", entry.reason
     assert len(rows) == len(micro_suite.manifest.pairs)
     assert 0 <= entry.scores["na_ci"][0] <= entry.scores["na"] <= entry.scores["na_ci"][1]
@@ -110,8 +111,8 @@ def test_bad_predictor_fails_with_its_reason(case, vitb16_truth, tiny_suite, tmp
     assert GROUND_TRUTH_FILE.is_file()  # readable here, so a failure in the sandbox comes from the sandbox
     body, kind, words = BAD_PREDICTORS[case]
     folder = predictor_folder(tmp_path, f"bad-{case}", body)
-    entry = run_predictor(folder, "demystifying-vitb16", lambda: vitb16_truth, JobStore(tmp_path / "jobs"), LIMITS,
-                          hidden_from_submissions(tiny_suite, tmp_path), tmp_path)
+    entry = run_predictor(folder, find_suite("demystifying-vitb16"), lambda: vitb16_truth, JobStore(tmp_path / "jobs"),
+                          LIMITS, hidden_from_submissions(tmp_path), tmp_path)
     assert entry.status == "failed"
     assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
 
@@ -120,6 +121,10 @@ def test_invalid_submission_names_file_and_field(tmp_path):
     folder = tmp_path / "broken"
     folder.mkdir()
     (folder / "submission.yaml").write_text("name: broken\nkind: method\nauthors: [x]\ndescription: d\nlicence: MIT\n")
+    with pytest.raises(SubmissionError, match=r"submission.yaml: field `suites`: Field required"):
+        read_submission(folder)  # no suite is assumed: a submission names the suites it is scored on
+    (folder / "submission.yaml").write_text("name: broken\nkind: method\nauthors: [x]\ndescription: d\nlicence: MIT\n"
+                                            "suites: [tiny]\n")
     with pytest.raises(SubmissionError, match=r"submission.yaml: field `\(top level\)`.*exactly one of `registry`"):
         read_submission(folder)
 

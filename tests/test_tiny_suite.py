@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from benchmark.cli import app
 from benchmark.suite import load_suite
 from benchmark.suite.tokenizer import CHARACTERS
-from benchmark.suite.training import exact_match
+from benchmark.suite.generation import exact_match
 
 runner = CliRunner()
 

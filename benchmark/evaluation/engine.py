@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
+from ..provenance import code_fingerprint, library_versions
 from ..suite import Suite
 from ..suite.lm_eval_tasks import lm_eval_task_name
 from ..suite.suite import StateDict
@@ -49,11 +50,15 @@ class EvalSettings:
     vllm_eager: bool = True
 
     def fingerprint(self) -> dict:
+        """The settings, the evaluation code (engine, task YAMLs, weight swap) and the libraries that score."""
         libraries = {"lm_eval": version("lm-eval"), "torch": torch.__version__,
-                     "transformers": version("transformers")}
+                     "transformers": version("transformers")} | library_versions("safetensors")
         if self.backend == "vllm":
             libraries["vllm"] = vllm_compat.vllm_version()
-        return asdict(self) | {"libraries": libraries}
+        from .worker_extension import WeightSwapExtension
+
+        code = code_fingerprint(Engine, Suite.lm_eval_task_dir, WeightSwapExtension)
+        return asdict(self) | {"libraries": libraries, "code": code}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The published ground truth: parquet tables plus a card, bundled or on the Hub.
 
-`load_ground_truth("tiny")` reads the bundled copy (like scikit-learn's `load_*`);
+`load_ground_truth(suite)` reads a suite's ground truth: the bundled copy for a bundled suite
+(like scikit-learn's `load_*`), else the one `willitmerge groundtruth` wrote into the cache;
 `fetch_ground_truth(repo_id)` downloads a Hub-hosted version (like `fetch_*`) and fails
 with a clear message when offline.
 """
@@ -15,18 +16,18 @@ import pandas as pd
 
 from ..evaluation import EvalSettings
 from ..hub import allow_hub, offline_error
-from ..suite import Suite
+from ..store import default_cache
+from ..suite import Suite, find_suite, load_suite
 
 BUNDLED_ROOT = Path(__file__).parent / "data"
 TABLES = ("pairs", "tasks", "models", "updates")
 
 
-def write_dataset(out: Path, suite: Suite, settings: EvalSettings, tables: dict[str, pd.DataFrame],
-                  suite_sha256: str) -> Path:
+def write_dataset(out: Path, suite: Suite, settings: EvalSettings, tables: dict[str, pd.DataFrame]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.to_parquet(out / f"{name}.parquet", index=False)
-    meta = {"suite": suite.name, "suite_version": suite.version, "suite_sha256": suite_sha256,
+    meta = {"suite": suite.name, "suite_version": suite.version, "suite_sha256": suite.sha256,
             "evaluation": settings.fingerprint(), "backend": settings.backend,
             "methods": sorted(tables["pairs"].method.unique().tolist()), "rows": {k: len(v) for k, v in tables.items()}}
     (out / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -102,25 +103,45 @@ def signal_table(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def bundled_ground_truths() -> list[str]:
-    return sorted(p.name for p in BUNDLED_ROOT.iterdir() if (p / "meta.json").is_file()) if BUNDLED_ROOT.is_dir() else []
+def ground_truth_dir(suite: Suite, cache: Path | None = None) -> Path:
+    """Where a suite's ground truth lives: beside the package for a bundled suite, else in the cache
+    under the suite's name and manifest hash (where `willitmerge groundtruth` writes it)."""
+    if _is_bundled(suite):
+        return BUNDLED_ROOT / suite.name
+    return Path(cache or default_cache()) / "groundtruth" / f"{suite.name}-{suite.sha256[:12]}"
 
 
-def ground_truth_dir(name: str) -> Path:
-    path = Path(name)
+def _is_bundled(suite: Suite) -> bool:
+    try:
+        spec = find_suite(suite.name)
+    except FileNotFoundError:
+        return False
+    return spec.bundled and spec.root == suite.root
+
+
+def resolve_ground_truth(name_or_path: str | Path, cache: Path | None = None) -> Path:
+    """A ground-truth folder (with meta.json) as given, or the current one of a suite by name or path;
+    a ground truth computed on another version of the suite is refused."""
+    path = Path(name_or_path)
     if (path / "meta.json").is_file():
         return path
-    if name in bundled_ground_truths():
-        return BUNDLED_ROOT / name
-    raise FileNotFoundError(f"no ground truth {name!r}: bundled ones are {bundled_ground_truths()}; or pass a folder "
-                            "written by `willitmerge groundtruth`")
+    suite = load_suite(name_or_path)
+    folder = ground_truth_dir(suite, cache)
+    if not (folder / "meta.json").is_file():
+        raise FileNotFoundError(f"no ground truth for suite {suite.name!r} in {folder}; compute it with "
+                                f"`willitmerge groundtruth --suite {name_or_path}`")
+    if json.loads((folder / "meta.json").read_text())["suite_sha256"] != suite.sha256:
+        raise FileNotFoundError(f"{folder}/meta.json: field `suite_sha256` is not this suite's manifest hash "
+                                f"({suite.sha256[:12]}): the ground truth is stale; recompute it with "
+                                f"`willitmerge groundtruth --suite {name_or_path}`")
+    return folder
 
 
-def load_ground_truth(name: str = "tiny", table: str = "pairs") -> pd.DataFrame:
-    """One table of a bundled (or local) ground truth as a pandas DataFrame."""
+def load_ground_truth(name_or_path: str | Path, table: str = "pairs", cache: Path | None = None) -> pd.DataFrame:
+    """One table of a suite's ground truth (or of a ground-truth folder) as a pandas DataFrame."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
-    return pd.read_parquet(ground_truth_dir(name) / f"{table}.parquet")
+    return pd.read_parquet(resolve_ground_truth(name_or_path, cache) / f"{table}.parquet")
 
 
 def fetch_ground_truth(repo_id: str, revision: str | None = None, cache_dir: Path | None = None) -> Path:

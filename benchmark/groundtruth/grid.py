@@ -1,9 +1,10 @@
 """Run the pairs × methods grid on one live engine, resumably.
 
 Work is a list of units: the denominators (base and every expert on every task), then per
-(pair, method) the dev tuning jobs of its search space and the test merge with the chosen
-parameters. Each finished job is stored under its key before the next starts, so a killed
-run resumes where it stopped and redoes nothing.
+(pair, method) the dev tuning jobs of its candidates and the test merge with the chosen one.
+Each finished job is stored under its key before the next starts, so a killed run resumes
+where it stopped and redoes nothing. The ground truth and the method track both run this one
+loop (`run_units`); the method track supplies merges from a sandboxed submission.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..evaluation import Engine, EvalSettings, TaskScore
 from ..merging import merge_experts
+from ..store import JobStore
 from ..suite import Suite
 from ..suite.suite import StateDict
-from .jobs import Job, Method, denominator_jobs, key_of, pair_tasks, tuning_candidates
-from .store import JobStore
+from .jobs import Job, Method, denominator_jobs, key_of, pair_tasks
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class MergeOutcome:
 
 def _record(job: Job, scores: dict[str, TaskScore], seconds: float) -> dict:
     return {"kind": job.kind, "experts": list(job.experts), "split": job.split, "seconds": round(seconds, 3),
+            "method": job.method.spec()["method"] if job.method else None,
             "scores": {t: {"accuracy": s.accuracy, "stderr": s.stderr, "n": s.n,
                            "correct": "".join(map(str, s.correct))} for t, s in scores.items()}}
 
@@ -80,15 +82,59 @@ class GridRunner:
             self._engine.close()
 
 
+# (candidate, expert ids) -> merged weights, for merges the grid does not compute itself
+Supply = Callable[[Method, tuple[str, ...]], StateDict]
+
+
 def count_jobs(suite: Suite, methods: list[Method]) -> int:
-    per_pair = sum(len(tuning_candidates(m)) + (1 if len(tuning_candidates(m)) > 1 else 0) for m in methods)
+    per_pair = sum(len(m.candidates()) + (1 if len(m.candidates()) > 1 else 0) for m in methods)
     return len(denominator_jobs(suite)) + len(suite.manifest.pairs) * per_pair
 
 
-def _units(suite: Suite, methods: list[Method]):
-    for pair in suite.manifest.pairs:
-        for method in methods:
-            yield pair, method
+def evaluate_pair(runner: GridRunner, pair, method: Method, supply: Supply | None = None,
+                  advance: Callable[[], None] = lambda: None) -> MergeOutcome:
+    """Tune on dev over the method's candidates (best mean dev accuracy of the pair's two tasks, first
+    on ties), then score the chosen candidate on test."""
+    suite = runner.suite
+    tasks, experts = pair_tasks(suite, pair), (pair.expert_a, pair.expert_b)
+
+    def make(candidate):
+        return None if supply is None else (lambda: supply(candidate, experts))
+
+    candidates = method.candidates()
+    chosen = candidates[0]
+    if len(candidates) > 1:
+        best = -1.0
+        for candidate in candidates:
+            scores = runner.result(Job("tune", experts, tasks, candidate, split="dev"), make(candidate))
+            advance()
+            mean = sum(s.accuracy for s in scores.values()) / len(scores)
+            if mean > best:
+                chosen, best = candidate, mean
+    scores = runner.result(Job("merge", experts, tasks, chosen), make(chosen))
+    advance()
+    return MergeOutcome(pair.id, method, chosen, scores)
+
+
+def run_units(runner: GridRunner, methods: list[Method], supply: Supply | None = None, shard: int = 0,
+              shards: int = 1, advance: Callable[[str], None] = lambda _: None):
+    """The grid's one loop: denominators, then every (pair, method), each shard-th unit only.
+
+    Returns the denominators (keyed by () for the base and (expert,) per expert) and the outcomes."""
+    suite = runner.suite
+    units = [(job, None) for job in denominator_jobs(suite)]
+    units += [(pair, method) for pair in suite.manifest.pairs for method in methods]
+    denominators, outcomes = {}, []
+    for i, (what, method) in enumerate(units):
+        if i % shards != shard:
+            continue
+        if method is None:
+            denominators[what.experts] = runner.result(what)
+            advance(f"denominators {what.experts[0] if what.experts else 'base'}")
+        else:
+            outcomes.append(evaluate_pair(runner, what, method, supply, lambda: advance(f"{what.id} "
+                                                                                     f"{method.spec()['method']}")))
+    return denominators, outcomes
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -105,24 +151,16 @@ def _exit_with_parent(parent: int) -> None:
 
 def _work_shard(suite_root: str, methods: list[Method], settings: EvalSettings, store_root: str,
                 shard: int, shards: int, parent: int) -> None:
-    """A worker process: compute (and store) every shard-th (pair, method) unit on its own engine."""
+    """A worker process: compute (and store) every shard-th unit on its own engine."""
     from ..suite import load_suite
 
     import torch
 
     _exit_with_parent(parent)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // shards))  # no oversubscription across workers
-    suite = load_suite(suite_root)
-    runner = GridRunner(suite, settings, JobStore(store_root))
-    work = [lambda job=job: runner.result(job) for job in denominator_jobs(suite)]
-    for pair, method in _units(suite, methods):
-        tasks, experts = pair_tasks(suite, pair), (pair.expert_a, pair.expert_b)
-        work.append(lambda m=method, e=experts, t=tasks: runner.result(
-            Job("merge", e, t, tune(runner, tuning_candidates(m), e, t, lambda: None))))
+    runner = GridRunner(load_suite(suite_root), settings, JobStore(store_root))
     try:
-        for i, unit in enumerate(work):
-            if i % shards == shard:
-                unit()
+        run_units(runner, methods, shard=shard, shards=shards)
     finally:
         runner.close()
 
@@ -168,35 +206,6 @@ def run_grid(suite: Suite, methods: list[Method], settings: EvalSettings, store:
                 rate = f"{60 * runner.computed / elapsed:.1f} evals/min" if runner.computed else "cached"
                 bar.update(job_bar, advance=1, description=description, rate=rate)
 
-            denominators = {}
-            for job in denominator_jobs(suite):
-                denominators[job.experts] = runner.result(job)
-                advance(f"denominators {job.experts[0] if job.experts else 'base'}")
-            outcomes = []
-            for pair, method in _units(suite, methods):
-                tasks, experts = pair_tasks(suite, pair), (pair.expert_a, pair.expert_b)
-                chosen = tune(runner, tuning_candidates(method), experts, tasks, lambda: advance(f"tuning {pair.id}"))
-                scores = runner.result(Job("merge", experts, tasks, chosen))
-                outcomes.append(MergeOutcome(pair.id, method, chosen, scores))
-                advance(f"{pair.id} {method.spec()['method']}")
+            return run_units(runner, methods, advance=advance)
     finally:
         runner.close()
-    return denominators, outcomes
-
-
-def tune(runner: GridRunner, candidates: list, experts, tasks, advance,
-         make_state: Callable[[object], StateDict] | None = None):
-    """The candidate with the best mean dev accuracy over the pair's two tasks (first on ties).
-
-    `make_state(candidate)` supplies merged weights when the grid cannot merge them itself."""
-    if len(candidates) == 1:
-        return candidates[0]
-    best, best_score = candidates[0], -1.0
-    for candidate in candidates:
-        supply = None if make_state is None else (lambda c=candidate: make_state(c))
-        scores = runner.result(Job("tune", experts, tasks, candidate, split="dev"), supply)
-        advance()
-        mean = sum(s.accuracy for s in scores.values()) / len(scores)
-        if mean > best_score:
-            best, best_score = candidate, mean
-    return best

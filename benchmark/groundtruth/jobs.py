@@ -1,19 +1,34 @@
-"""The jobs of a ground-truth grid: denominators, tuning on dev, and merges on test."""
+"""The jobs of a ground-truth grid: denominators, tuning on dev, and merges on test.
+
+A job's key hashes everything its scores depend on: the suite (its manifest's sha256), the
+model (base, expert, or a method with its parameters and the provenance of its merge code),
+the tasks and split, and the evaluation settings with their code and library versions.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from ..evaluation import EvalSettings
-from ..merging import MergeMethod, MergekitMethod
+from ..merging import merge_provenance
+from ..provenance import code_fingerprint
+from ..store import job_key
 from ..suite import Suite
-from .store import job_key
+from ..suite.suite import WEIGHT_LOADING
 
-Method = MergeMethod | MergekitMethod
+
+class Method(Protocol):
+    """Anything the grid can merge with: a registered method, a mergekit template, a submission."""
+
+    libraries: tuple[str, ...]
+
+    def spec(self) -> dict[str, Any]: ...
+
+    def candidates(self) -> list["Method"]: ...
+
+    def code_roots(self) -> tuple: ...
 
 
 @dataclass(frozen=True)
@@ -27,18 +42,15 @@ class Job:
     split: Literal["test", "dev"] = "test"
 
     def identity(self, suite_sha: str, settings: EvalSettings) -> dict[str, Any]:
+        weights = merge_provenance(self.method) if self.method else {"code": code_fingerprint(*WEIGHT_LOADING)}
         return {"suite_sha256": suite_sha, "kind": self.kind, "experts": list(self.experts),
                 "tasks": list(self.tasks), "split": self.split,
-                "method": self.method.spec() if self.method else None, "eval": settings.fingerprint()}
-
-
-def suite_sha(suite: Suite) -> str:
-    """The manifest's hash stands for the whole suite: it lists every file's sha256."""
-    return hashlib.sha256((suite.root / "manifest.json").read_bytes()).hexdigest()
+                "method": self.method.spec() if self.method else None, "weights": weights,
+                "eval": settings.fingerprint()}
 
 
 def key_of(job: Job, suite: Suite, settings: EvalSettings) -> str:
-    return job_key(job.identity(suite_sha(suite), settings))
+    return job_key(job.identity(suite.sha256, settings))
 
 
 def denominator_jobs(suite: Suite) -> list[Job]:
@@ -49,15 +61,6 @@ def denominator_jobs(suite: Suite) -> list[Job]:
 def pair_tasks(suite: Suite, pair) -> tuple[str, str]:
     m = suite.manifest
     return m.expert(pair.expert_a).task, m.expert(pair.expert_b).task
-
-
-def tuning_candidates(method: Method) -> list[Method]:
-    """Every point of a method's declared dev search space (the method itself if none)."""
-    space = getattr(method, "search_space", {}) or {}
-    if not space:
-        return [method]
-    names = sorted(space)
-    return [replace(method, **dict(zip(names, values))) for values in itertools.product(*(space[n] for n in names))]
 
 
 def method_label(method: Method) -> str:

@@ -9,6 +9,8 @@ from typing import Mapping
 import torch
 from safetensors.torch import save_file
 
+from ..provenance import code_fingerprint, library_versions
+from ..suite.suite import WEIGHT_LOADING, Suite
 from .registry import MergeContext, MergeMethod
 
 StateDict = dict[str, torch.Tensor]
@@ -52,12 +54,21 @@ def suite_context(suite, expert_ids: list[str]) -> MergeContext:
 
 
 def merge_experts(suite, method, expert_ids: list[str]) -> StateDict:
-    """Merge suite experts with a registered method (in memory) or a mergekit template (via folders)."""
-    from .mergekit_adapter import MergekitMethod
-
-    if isinstance(method, MergekitMethod):
+    """Merge suite experts in memory, tensor by tensor, or through model folders for methods that
+    need them (a mergekit template has `merge_folders`)."""
+    if hasattr(method, "merge_folders"):
         with tempfile.TemporaryDirectory(prefix="willitmerge-experts-") as scratch:
             folders = [suite.expert_folder(e, Path(scratch)) for e in expert_ids]
             return method.merge_folders(suite.root / suite.manifest.base, folders)
     return merge(method, suite.base_tensors(), [suite.expert_tensors(e) for e in expert_ids],
                  suite_context(suite, expert_ids))
+
+
+MERGE_DRIVER = (merge, merge_experts, suite_context, Suite.expert_folder, *WEIGHT_LOADING)
+
+
+def merge_provenance(method) -> dict:
+    """What a merge's weights depend on besides the suite and the parameters: the method's code,
+    the driver's, and the libraries it runs on."""
+    return {"code": code_fingerprint(*method.code_roots(), *MERGE_DRIVER),
+            "libraries": library_versions("torch", "safetensors", *method.libraries)}

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from safetensors.torch import load_file
 
-from .merge import StateDict
+from ..suite.suite import StateDict
 
 BASE_PLACEHOLDER = "{{base}}"
 EXPERT_PLACEHOLDER = "{{expert}}"
@@ -32,6 +32,7 @@ class MergekitMethod:
     name: str
     template: str
     source: str = "<inline>"
+    libraries = ("mergekit",)
 
     def __post_init__(self):
         spec = self._parse()
@@ -49,8 +50,15 @@ class MergekitMethod:
         return spec
 
     def spec(self) -> dict[str, Any]:
+        """The one name of a mergekit method everywhere: `mergekit:<name>` and its template's hash."""
         return {"method": f"mergekit:{self.name}",
                 "params": {"template_sha256": hashlib.sha256(self.template.encode()).hexdigest()}}
+
+    def candidates(self) -> list["MergekitMethod"]:
+        return [self]  # parameters live in the template
+
+    def code_roots(self) -> tuple:
+        return (MergekitMethod,)
 
     def config_for(self, base_dir: Path, expert_dirs: list[Path]) -> dict[str, Any]:
         """The filled-in mergekit configuration for these folders."""

@@ -8,6 +8,7 @@ walks the tensors, so no method ever holds more than one tensor of each expert.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,6 +36,8 @@ class MergeMethod:
     description: ClassVar[str]
     # Parameters the harness may tune on the dev split: field name -> candidate values.
     search_space: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    # Distributions besides torch whose version can change what this method returns.
+    libraries: ClassVar[tuple[str, ...]] = ()
 
     def merge_tensor(self, name: str, base: torch.Tensor, deltas: list[torch.Tensor],
                      context: MergeContext) -> torch.Tensor:
@@ -46,6 +49,22 @@ class MergeMethod:
     def spec(self) -> dict[str, Any]:
         """Name and parameters: what a ground-truth row records and hashes."""
         return {"method": self.name, "params": self.params()}
+
+    def candidates(self) -> list["MergeMethod"]:
+        """Every point of the dev search space (the method itself if it has none)."""
+        return [dataclasses.replace(self, **point) for point in expand_search_space(self.search_space)] or [self]
+
+    def code_roots(self) -> tuple:
+        """The code a merge with this method runs (see `benchmark.provenance`)."""
+        return (type(self),)
+
+
+def expand_search_space(space: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of a search space's values, parameters in name order; [] for no space."""
+    if not space:
+        return []
+    names = sorted(space)
+    return [dict(zip(names, values)) for values in itertools.product(*(space[n] for n in names))]
 
 
 METHODS: dict[str, type[MergeMethod]] = {}

@@ -1,26 +1,26 @@
 """Suites as the predictor track sees them: pairs (with metrics and, where shipped, weights)
 and the ground-truth targets per merge method, kept apart so predictors never see targets.
 
-`tiny` joins the bundled suite, its ground truth and the metric library; the external
-`demystifying-vitb16` suite is the published ViT-B-16 results of Demystifying Mergeability
-(MIT, bundled with its licence): 190 pairs, five methods, 28 precomputed metrics, no weights.
+Any suite of the registry loads here. A suite with weights joins its ground truth and the
+metric library; a result suite (e.g. `demystifying-vitb16`, the published ViT-B-16 results of
+Demystifying Mergeability) brings its own precomputed metrics and published targets.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
 
+from ..groundtruth import load_ground_truth
+from ..store import default_cache
+from ..suite import ResultSuite, Suite, SuiteSpec, find_suite
 from .api import ExpertHandle, Pair, Update
-from .metrics import DEMYSTIFYING_METRICS
+from .metrics import MetricLibrary
+from .metrics.model import calibration_set
 
-EXTERNAL_ROOT = Path(__file__).parents[1] / "suite" / "external"
-VITB16_METHODS = {"weight_avg": "weight_avg", "task_arithmetic": "arithmetic", "ties": "ties", "dare": "dare",
-                  "tsv": "tsv"}
 TARGETS = ("na", "raw", "gain")
 
 
@@ -42,34 +42,25 @@ class PredictionSuite:
         return sorted({t for _, t in self.targets}, key=TARGETS.index)
 
 
-def load_vitb16(root: Path = EXTERNAL_ROOT / "demystifying-vitb16", with_targets: bool = True) -> PredictionSuite:
-    metrics = json.loads((root / "vitb16_pairwise_metrics_N20.json").read_text())
-    pair_ids = list(metrics["metrics"]["task_vector_cosine_similarity"]["pairs"])
-    pairs = []
-    for pid in pair_ids:
-        a, b = pid.split("__")
-        values = {m: metrics["metrics"][m]["pairs"][pid] for m in DEMYSTIFYING_METRICS}
-        # Three values are null in the published file; they reach predictors as NaN.
-        pairs.append(Pair(pid, a, b, a, b, {m: float("nan") if v is None else float(v) for m, v in values.items()}))
+def _from_results(suite: ResultSuite, with_targets: bool) -> tuple[list[Pair], list[str], dict]:
+    """Pairs with the published metrics (missing values reach predictors as NaN) and the published targets
+    (a failed merge is NaN, and scoring leaves that pair out for that method)."""
+    table = suite.pairs()
+    pairs = [Pair(r.pair_id, r.expert_a, r.expert_b, r.task_a, r.task_b,
+                  {m: float(getattr(r, m)) for m in suite.spec.metrics}) for r in table.itertuples(index=False)]
     targets = {}
-    for method, stem in VITB16_METHODS.items() if with_targets else ():
-        results = json.loads((root / f"vitb16_{stem}_pairwise_N20.json").read_text())
-        # Two TSV merges failed in the published run (CUDA out of memory): their targets are NaN
-        # and the harness leaves those pairs out for that method.
-        for target, key in (("na", "normalized_acc/test/avg"), ("raw", "acc/test/avg")):
-            targets[(method, target)] = np.array([results[p]["avg"][0][key] if "avg" in results[p] else np.nan
-                                                  for p in pair_ids])
-    return PredictionSuite("demystifying-vitb16", pairs, list(VITB16_METHODS), targets, has_weights=False)
+    if with_targets:
+        results = suite.results()
+        for method in suite.spec.methods:
+            rows = results[results.method == method].set_index("pair_id").loc[[p.id for p in pairs]]
+            for target in suite.spec.targets:
+                targets[(method, target)] = rows[target].to_numpy(dtype=float)
+    return pairs, (list(suite.spec.methods) if with_targets else []), targets
 
 
-def load_tiny(show_progress: bool = True, with_targets: bool = True) -> PredictionSuite:
-    from ..groundtruth import load_ground_truth
-    from ..suite import load_suite
-    from .metrics import MetricLibrary
-    from .metrics.model import calibration_set
-
-    suite = load_suite("tiny")
-    library = MetricLibrary(suite)
+def _from_weights(spec: SuiteSpec, suite: Suite, cache: Path, show_progress: bool, with_targets: bool):
+    """Pairs with the metric library's metrics and handles to the weights; targets from the suite's ground truth."""
+    library = MetricLibrary(suite, cache)
     calibration = tuple(calibration_set(suite))
     pairs = []
     with Progress(disable=not show_progress) as bar:
@@ -84,26 +75,30 @@ def load_tiny(show_progress: bool = True, with_targets: bool = True) -> Predicti
                for e in suite.manifest.experts]
     targets, update_targets, methods = {}, {}, []
     if with_targets:
-        truth = load_ground_truth("tiny", "pairs")
+        truth = load_ground_truth(spec.root, "pairs", cache)
         methods = sorted(truth.method.unique())
         for method, group in truth.groupby("method", sort=True):
             group = group.set_index("pair_id").loc[[p.id for p in pairs]]
             for t in TARGETS:
                 targets[(method, t)] = group[t].to_numpy(dtype=float)
-        for method, group in load_ground_truth("tiny", "updates").groupby("method", sort=True):
+        for method, group in load_ground_truth(spec.root, "updates", cache).groupby("method", sort=True):
             group = group.set_index("expert").loc[[u.id for u in updates]]
             for t in ("s_acc", "s_na"):
                 update_targets[(method, t)] = group[t].to_numpy(dtype=float)
-    return PredictionSuite("tiny", pairs, methods, targets, has_weights=True,
-                           updates=updates, update_targets=update_targets)
+    return pairs, methods, targets, updates, update_targets
 
 
-LOADERS = {"tiny": load_tiny,
-           "demystifying-vitb16": lambda show_progress=True, with_targets=True: load_vitb16(with_targets=with_targets)}
+def load_prediction_suite(name_or_path: str | Path, cache: Path | None = None, show_progress: bool = True,
+                          with_targets: bool = True) -> PredictionSuite:
+    """Any registered suite for the predictor track; `with_targets=False` is what sandboxed submissions get.
 
-
-def load_prediction_suite(name: str, show_progress: bool = True, with_targets: bool = True) -> PredictionSuite:
-    """A suite for the predictor track; `with_targets=False` is what sandboxed submissions get."""
-    if name not in LOADERS:
-        raise KeyError(f"no predictor-track suite {name!r}; suites: {', '.join(LOADERS)}")
-    return LOADERS[name](show_progress=show_progress, with_targets=with_targets)
+    `cache` holds the metric library's pair metrics (default: `benchmark.store.default_cache()`)."""
+    spec = find_suite(name_or_path)
+    suite = spec.open(with_results=with_targets)
+    if spec.kind == "results":
+        pairs, methods, targets = _from_results(suite, with_targets)
+        return PredictionSuite(spec.name, pairs, methods, targets, has_weights=False)
+    pairs, methods, targets, updates, update_targets = _from_weights(spec, suite, Path(cache or default_cache()),
+                                                                     show_progress, with_targets)
+    return PredictionSuite(spec.name, pairs, methods, targets, has_weights=True, updates=updates,
+                           update_targets=update_targets)

@@ -6,21 +6,24 @@ Everything is checked locally first; one commit carries both folders, so an uplo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from ..groundtruth.dataset import ground_truth_dir
+from ..groundtruth import resolve_ground_truth
 from ..hub import allow_hub, offline_error
 from .leaderboard import FILES
 
 
-def publish_to_hub(repo_id: str, leaderboard: Path, suite: str = "tiny") -> str:
-    truth = ground_truth_dir(suite)
+def publish_to_hub(repo_id: str, leaderboard: Path, suite: str) -> str:
+    """Upload `suite`'s ground truth (a suite name or folder) and the leaderboard in one commit."""
+    truth = resolve_ground_truth(suite)
     missing = [f for f in FILES if not (leaderboard / f).is_file()]
     if missing:
         raise FileNotFoundError(f"{leaderboard} lacks {', '.join(missing)}; run `willitmerge leaderboard` first")
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    operations = [CommitOperationAdd(f"groundtruth/{suite}/{p.relative_to(truth)}", str(p))
+    name = json.loads((truth / "meta.json").read_text())["suite"]
+    operations = [CommitOperationAdd(f"groundtruth/{name}/{p.relative_to(truth)}", str(p))
                   for p in sorted(truth.rglob("*")) if p.is_file()]
     operations += [CommitOperationAdd(f"leaderboard/{f}", str(leaderboard / f)) for f in FILES]
     allow_hub()

@@ -1,7 +1,8 @@
 """`willitmerge leaderboard`: score every submission (cached results reused) and write `leaderboard/`.
 
-Method submissions run first (weight averaging before the rest, as the others' reference),
-on one shared evaluation engine; predictor submissions then run on each predictor suite.
+Method submissions run first on every suite with weights (weight averaging before the rest, as
+the others' reference), through the ground truth's own grid on one shared evaluation engine;
+predictor submissions then run on every suite.
 Every record the run used is packed into `leaderboard/cache/records.jsonl`, which is
 committed, so a fresh clone recomputes only what changed.
 """
@@ -14,22 +15,22 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..evaluation import EvalSettings
-from ..groundtruth.grid import GridRunner
-from ..groundtruth.store import DEFAULT_CACHE, JobStore, write_pack
+from ..groundtruth import resolve_ground_truth
+from ..groundtruth.grid import GridRunner, count_jobs
 from ..merging import get_method
 from ..predictors.suites import load_prediction_suite
 from ..sandbox import Limits, isolation
+from ..store import JobStore, default_cache, write_pack
 from ..submissions import discover
 from ..submissions.methods import SubmittedMethod, hidden_from_submissions
 from ..submissions.schema import SubmissionError
-from ..submissions.tracks import REFERENCE_METHOD, run_method, run_predictor
-from ..suite import load_suite
+from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor
+from ..suite import SuiteSpec, bundled_suites, find_suite
 from .html import render_html
 from .markdown import render_markdown
 from .results import Results, board, dumps, schema_json
 
 PACK = Path("cache") / "records.jsonl"
-PREDICTOR_SUITES = {"tiny": None, "demystifying-vitb16": "as published (N = 20)"}
 FILES = ("README.md", "index.html", "results.json", "results.schema.json", str(PACK))
 
 
@@ -40,49 +41,62 @@ def _is_reference(folder: Path) -> bool:
         return False
 
 
-def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Path = DEFAULT_CACHE,
-                      settings: EvalSettings | None = None, limits: Limits = Limits(), suite_name: str = "tiny",
-                      predictor_suites: dict[str, str | None] = PREDICTOR_SUITES, show_progress: bool = True) -> Results:
-    """Score every submission under `root/submissions` and write the leaderboard files into `out`.
+def _suite_order(spec: SuiteSpec) -> tuple:
+    return (not spec.has_weights, spec.name)
 
-    `suite_name` is the weight-bearing suite the method track runs on; `predictor_suites` maps
-    each predictor-track suite to its version label (None: read from its manifest)."""
+
+def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Path | None = None,
+                      settings: EvalSettings | None = None, limits: Limits = Limits(),
+                      suites: list[str | Path] | None = None, show_progress: bool = True) -> Results:
+    """Score every submission under `root/submissions` on every suite it declares, and write the
+    leaderboard files into `out`.
+
+    `suites` (names or folders) default to every bundled suite: the method track runs on each suite
+    with weights, the predictor track on every suite. `cache` holds the job store and the metric
+    cache (default `benchmark.store.default_cache()`)."""
     root = Path(root).resolve()
     out = Path(out or root / "leaderboard").resolve()
+    cache = Path(cache or default_cache())
     settings = settings or EvalSettings()
-    store = JobStore(Path(cache) / "jobs", packs=(out / PACK,))
-    suite = load_suite(suite_name)
-    hidden = hidden_from_submissions(suite, cache) + [out]
+    specs = sorted((find_suite(s) for s in suites) if suites else bundled_suites(), key=_suite_order)
+    store = JobStore(cache / "jobs", packs=(out / PACK,))
+    hidden = hidden_from_submissions(cache, specs) + [out]
     methods = sorted(discover(root / "submissions", "methods"), key=lambda f: (not _is_reference(f), f.name))
     predictors = discover(root / "submissions", "predictors")
-    runner = GridRunner(suite, settings, store)
+    weight_suites = [s for s in specs if s.has_weights]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     boards = []
-    try:
-        with Progress(*columns, disable=not show_progress) as bar:
-            job = bar.add_task("leaderboard", total=len(methods) * len(suite.manifest.pairs)
-                               + len(predictors) * len(predictor_suites))
-            entries, reference = [], None
-            for folder in methods:
-                bar.update(job, description=f"method {folder.name}")
-                done = bar.tasks[0].completed
-                entry, rows = run_method(folder, suite, runner, limits, hidden, reference,
-                                         advance=lambda: bar.advance(job))
-                bar.update(job, completed=done + len(suite.manifest.pairs))
-                if reference is None and rows is not None and _is_reference(folder):
-                    reference = rows
-                entries.append(entry)
-            boards.append(board("methods", suite.name, suite.version, entries))
-            for suite_id, version in predictor_suites.items():
-                truth = functools.cache(lambda s=suite_id: load_prediction_suite(s, show_progress=False))
-                entries = []
-                for folder in predictors:
-                    bar.update(job, description=f"predictor {folder.name} on {suite_id}")
-                    entries.append(run_predictor(folder, suite_id, truth, store, limits, hidden, Path(cache)))
-                    bar.advance(job)
-                boards.append(board("predictors", suite_id, version or load_suite(suite_id).version, entries))
-    finally:
-        runner.close()
+    with Progress(*columns, disable=not show_progress) as bar:
+        total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f) for f in methods if _declares(f, s)])
+                    for s in weight_suites) + len(predictors) * len(specs)
+        job = bar.add_task("leaderboard", total=total)
+        for spec in weight_suites:
+            suite = spec.open()
+            runner = GridRunner(suite, settings, store)
+            try:
+                entries, reference = [], None
+                for folder in methods:
+                    bar.update(job, description=f"method {folder.name} on {spec.name}")
+                    entry, rows = run_method(folder, suite, runner, limits, hidden, reference,
+                                             advance=lambda _: bar.advance(job))
+                    if reference is None and rows is not None and _is_reference(folder):
+                        reference = rows
+                    entries.append(entry)
+            finally:
+                runner.close()
+            boards.append(board("methods", spec.name, spec.version, entries))
+        for spec in specs:
+            truth = functools.cache(lambda s=spec: load_prediction_suite(s.root, cache, show_progress=False))
+            missing = _missing_ground_truth(spec, cache)
+            entries = []
+            for folder in predictors:
+                bar.update(job, description=f"predictor {folder.name} on {spec.name}")
+                if missing:
+                    entries.append(Entry("predictors", spec.name, folder.name, {}, "incomplete", missing))
+                else:
+                    entries.append(run_predictor(folder, spec, truth, store, limits, hidden, cache))
+                bar.advance(job)
+            boards.append(board("predictors", spec.name, spec.version, entries))
     results = Results(evaluation=settings.fingerprint(), sandbox=isolation().describe(), boards=boards)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps(results))
@@ -91,3 +105,21 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     (out / "index.html").write_text(render_html(results))
     write_pack(out / PACK, [store])
     return results
+
+
+def _declares(folder: Path, spec: SuiteSpec) -> bool:
+    try:
+        return spec.name in SubmittedMethod.from_folder(folder).submission.suites
+    except SubmissionError:
+        return False
+
+
+def _missing_ground_truth(spec: SuiteSpec, cache: Path) -> str | None:
+    """Why a suite with weights cannot score predictors yet (its ground truth is not computed), or None."""
+    if not spec.has_weights:
+        return None
+    try:
+        resolve_ground_truth(spec.root, cache)
+    except FileNotFoundError as err:
+        return str(err)
+    return None

@@ -5,7 +5,6 @@ submission code; it reads `submission.yaml`, hashes the folder, and checks what 
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +13,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from ..merging import METHODS, get_method
+from ..merging import METHODS, expand_search_space, get_method, load_mergekit_method
 from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
-from ..suite import Suite
+from ..suite import Suite, bundled_suites
 from ..suite.suite import StateDict
-from .schema import MethodSubmission, SubmissionError, folder_sha256, read_submission_of_kind
+from .schema import MethodSubmission, SubmissionError, folder_sha256, package_code_used, read_submission_of_kind
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,8 @@ class SubmittedMethod:
     """One parameter setting of a method submission; `spec()` is what results are cached under.
 
     A registry submission's spec is the registered method's own, so its results are shared
-    with the ground-truth grid; other submissions are keyed by their folder's content hash.
+    with the ground-truth grid; a mergekit submission's is the template's (`mergekit:<name>`);
+    other submissions are keyed by their folder's content hash.
     """
 
     folder: Path
@@ -45,14 +45,32 @@ class SubmittedMethod:
     def name(self) -> str:
         return self.submission.name
 
-    def spec(self) -> dict[str, Any]:
+    def _method(self):
+        """The method object where the harness may build it without running submission code."""
         s = self.submission
         if s.registry is not None:
-            return get_method(s.registry, **dict(self.params)).spec()
-        code = folder_sha256(self.folder)
+            return get_method(s.registry, **dict(self.params))
         if s.mergekit is not None:
-            return {"method": f"mergekit:{s.name}", "params": {"folder_sha256": code}}
-        return {"method": f"submission:{s.name}", "params": dict(self.params) | {"folder_sha256": code}}
+            return load_mergekit_method(self.folder / s.mergekit, s.name)
+        return None
+
+    def spec(self) -> dict[str, Any]:
+        method = self._method()
+        if method is not None:
+            return method.spec()
+        return {"method": f"submission:{self.submission.name}",
+                "params": dict(self.params) | {"folder_sha256": folder_sha256(self.folder)}}
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        method = self._method()
+        return method.libraries if method is not None else ()
+
+    def code_roots(self) -> tuple:
+        method = self._method()
+        if method is not None:
+            return method.code_roots()
+        return package_code_used(self.folder, self.submission.entry_point)
 
     def search_space(self) -> dict[str, tuple[Any, ...]]:
         s = self.submission
@@ -62,13 +80,8 @@ class SubmittedMethod:
 
     def candidates(self) -> list["SubmittedMethod"]:
         """Every point of the dev search space, each a SubmittedMethod of its own (itself if none)."""
-        space = self.search_space()
-        if not space:
-            return [self]
-        names = sorted(space)
-        return [SubmittedMethod(self.folder, self.submission,
-                                tuple(sorted((dict(self.params) | dict(zip(names, values))).items())))
-                for values in itertools.product(*(space[n] for n in names))]
+        return [SubmittedMethod(self.folder, self.submission, tuple(sorted((dict(self.params) | point).items())))
+                for point in expand_search_space(self.search_space())] or [self]
 
 
 @dataclass(frozen=True)
@@ -77,15 +90,16 @@ class MergeCost:
     peak_rss_mb: float
 
 
-def hidden_from_submissions(suite: Suite, cache: Path) -> list[Path]:
-    """What a sandboxed submission must not read: ground truth, cached results, the leaderboard."""
+def hidden_from_submissions(cache: Path, suites=()) -> list[Path]:
+    """What a sandboxed submission must not read: every bundled suite's ground truth and published
+    results, those of `suites` (specs), the ground truths and results in the cache, the leaderboard."""
     from ..groundtruth.dataset import BUNDLED_ROOT
-    from ..predictors.suites import EXTERNAL_ROOT
 
     repo = Path(__file__).resolve().parents[2]
-    hidden = [BUNDLED_ROOT, Path(cache) / "jobs", repo / "leaderboard"]
-    hidden += sorted((EXTERNAL_ROOT / "demystifying-vitb16").glob("*_pairwise_N20.json"))
-    return [p for p in hidden if p.exists()]
+    hidden = [BUNDLED_ROOT, Path(cache) / "jobs", Path(cache) / "groundtruth", repo / "leaderboard"]
+    for spec in [*bundled_suites(), *suites]:
+        hidden += spec.hidden_paths()
+    return sorted({p for p in hidden if p.exists()})
 
 
 def check_merged(state: StateDict, base: dict[str, torch.Tensor], who: str) -> None:

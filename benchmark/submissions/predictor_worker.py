@@ -25,7 +25,8 @@ def _floats(values) -> list[float | None]:
 
 def main() -> None:
     def handle(message: dict) -> dict:
-        suite = load_prediction_suite(message["suite"], show_progress=False, with_targets=False)
+        suite = load_prediction_suite(message["suite"], Path(message["cache"]), show_progress=False,
+                                      with_targets=False)
         spec, predictor = load_predictor(Path(message["folder"]))
         if spec.predictions is not None:
             check_predictions_file(predictor, suite)

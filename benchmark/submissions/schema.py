@@ -6,6 +6,7 @@ sandboxed workers call `load_predictor` and `load_method`; the harness reads spe
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.util
@@ -58,7 +59,7 @@ class MethodSubmission(_Common):
     search_space: dict[str, list[Any]] | None = Field(
         None, description="parameter -> candidate values, tuned per pair on the dev split; "
                           "omit to use the registered method's own")
-    suites: list[str] = Field(default_factory=lambda: ["tiny"], min_length=1)
+    suites: list[str] = Field(min_length=1, description="names of the suites to be scored on (`willitmerge suite list`)")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -116,6 +117,33 @@ def folder_sha256(folder: Path) -> str:
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def package_code_used(folder: Path, entry_point: str | None) -> tuple:
+    """The package functions and classes a submission runs besides its own files: a `benchmark.*` entry
+    point, and what its .py files import from `benchmark`. Read from the syntax tree, never executed;
+    only package modules are imported. Its own files are covered by `folder_sha256`."""
+    names: list[tuple[str, str]] = []
+    target, _, attr = (entry_point or "").partition(":")
+    if target.split(".")[0] == "benchmark" and attr:
+        names.append((target, attr))
+    for path in sorted(Path(folder).rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text())
+        except SyntaxError:
+            continue  # the sandboxed worker reports it when it imports the file
+        names += [(node.module, alias.name) for node in ast.walk(tree)
+                  if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "benchmark"
+                  for alias in node.names]
+    found = []
+    for module, name in names:
+        try:
+            value = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if value is not None:
+            found.append(value)
+    return tuple(found)
 
 
 def _import_entry_point(folder: Path, entry_point: str):

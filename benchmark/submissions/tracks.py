@@ -17,20 +17,23 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..groundtruth.grid import GridRunner, MergeOutcome, tune
-from ..groundtruth.jobs import Job, denominator_jobs, pair_tasks, suite_sha
-from ..groundtruth.store import JobStore, job_key
+from ..groundtruth import resolve_ground_truth
+from ..groundtruth.grid import GridRunner, run_units
 from ..groundtruth.targets import pair_row
+from ..merging import merge_provenance
 from ..predictors.harness import score_predictions, score_update_predictions
-from ..predictors.suites import PredictionSuite
+from ..predictors.metrics import metric_code
+from ..predictors.suites import PredictionSuite, load_prediction_suite
+from ..provenance import code_fingerprint, library_versions
 from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
 from ..scoring.methods import method_scores
-from ..suite import Suite
+from ..store import JobStore, job_key
+from ..suite import Suite, SuiteSpec
+from . import method_worker, predictor_worker
 from .methods import MergeCost, SandboxedMerger, SubmittedMethod
-from .schema import MethodSubmission, PredictorSubmission, SubmissionError, folder_sha256, read_submission_of_kind
+from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, folder_sha256, package_code_used,
+                     read_submission_of_kind)
 
-# Bump when the harness changes how a cached entry is computed.
-HARNESS_VERSION = 1
 REFERENCE_METHOD = "weight_avg"
 SCATTER_METHOD = "weight_avg"
 
@@ -64,21 +67,26 @@ def _fingerprint(*parts: Any) -> str:
 
 # ---------------------------------------------------------------- predictors
 
-def prediction_inputs_fingerprint(suite_name: str) -> str:
-    """What a predictor's score depends on besides its code: the suite's files, its ground truth
-    and the metric library version (hashing files, so nothing has to be loaded to check a cache)."""
-    from ..groundtruth.dataset import BUNDLED_ROOT
-    from ..predictors.metrics import METRIC_LIBRARY_VERSION
-    from ..predictors.suites import EXTERNAL_ROOT
-
-    if suite_name == "tiny":
-        from ..suite import load_suite
-
-        files = sorted((BUNDLED_ROOT / "tiny").glob("*"))
-        head = [suite_sha(load_suite("tiny")), METRIC_LIBRARY_VERSION]
-    else:
-        files, head = sorted((EXTERNAL_ROOT / suite_name).glob("*")), []
+def prediction_inputs_fingerprint(suite: SuiteSpec, cache: Path) -> str:
+    """What a predictor's score depends on besides its code: the suite's files (for a result suite, its
+    published metrics and targets), and for a suite with weights its ground truth and the metric code
+    (hashing files, so nothing has to be loaded to check a cache)."""
+    files, head = suite.fingerprint_paths(), []
+    if suite.has_weights:
+        files += sorted(p for p in resolve_ground_truth(suite.root, cache).iterdir() if p.is_file())
+        head = [metric_code()]
     return _fingerprint(head, [(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files if f.is_file()])
+
+
+def predictor_entry_key(folder: Path, submission: PredictorSubmission, suite: SuiteSpec, cache: Path) -> str:
+    """A predictor entry is recomputed when its folder, the code it runs (its package entry point, the
+    harness, the scoring), the suite's inputs or a library it runs on change; never otherwise."""
+    code = code_fingerprint(run_predictor, _WorkerAnswers, score_predictions, score_update_predictions,
+                            load_prediction_suite, predictor_worker.main,
+                            *package_code_used(folder, submission.entry_point))
+    return job_key({"kind": "predictor-entry", "folder_sha256": folder_sha256(folder), "suite": suite.name,
+                    "inputs": prediction_inputs_fingerprint(suite, cache), "code": code,
+                    "libraries": library_versions("numpy", "scipy", "pandas", "torch", "transformers")})
 
 
 class _WorkerAnswers:
@@ -128,12 +136,13 @@ def _train_targets(truth: PredictionSuite, held_out: str) -> tuple[dict, dict]:
     return pair_targets, update_targets
 
 
-def run_predictor(folder: Path, suite_name: str, load_truth: Callable[[], PredictionSuite], store: JobStore,
-                  limits: Limits, hidden: list[Path], metric_cache: Path) -> Entry:
+def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], PredictionSuite], store: JobStore,
+                  limits: Limits, hidden: list[Path], cache: Path) -> Entry:
     """Score one predictor submission on one suite; failures become a failed entry, never an exception.
 
     `load_truth` gives the suite with its targets (harness side); it is only called on a cache miss.
-    The worker may write pair metrics under `metric_cache` (the only writable place it gets)."""
+    The worker may write pair metrics under `cache`/metrics (the only writable place it gets)."""
+    suite_name = suite.name
     try:
         spec = read_submission_of_kind(folder, PredictorSubmission)
     except SubmissionError as err:
@@ -142,21 +151,19 @@ def run_predictor(folder: Path, suite_name: str, load_truth: Callable[[], Predic
     if suite_name not in spec.suites:
         entry.status, entry.reason = "incomplete", f"not submitted for suite {suite_name!r} (its `suites` field)"
         return entry
-    key = job_key({"kind": "predictor-entry", "harness": HARNESS_VERSION, "folder_sha256": folder_sha256(folder),
-                   "suite": suite_name, "inputs": prediction_inputs_fingerprint(suite_name)})
+    key = predictor_entry_key(folder, spec, suite, cache)
     cached = store.get(key)
     if cached is not None:
         return Entry(**cached)
     truth = load_truth()
-    metrics_dir = Path(metric_cache) / "metrics"
+    metrics_dir = Path(cache) / "metrics"
     metrics_dir.mkdir(parents=True, exist_ok=True)
-    sandbox = {"limits": limits, "writable": [metrics_dir], "hidden": hidden,
-               "env": {"WILLITMERGE_CACHE": str(metric_cache)}}
+    sandbox = {"limits": limits, "writable": [metrics_dir], "hidden": hidden}
     folds = sorted({t for pair in truth.pair_tasks for t in pair})
     pair_tasks_by_id = {p.id: (p.task_a, p.task_b) for p in truth.pairs}
     update_tasks = {u.id: u.task for u in truth.updates}
     answers = _WorkerAnswers(spec.name)
-    request = {"suite": truth.name, "folder": str(folder), "held_out": None,
+    request = {"suite": str(suite.root), "cache": str(cache), "folder": str(folder), "held_out": None,
                "pair_targets": {m: {} for m in truth.methods},
                "update_targets": {m: {} for m, _ in sorted(truth.update_targets or {})}}
     try:
@@ -205,14 +212,17 @@ def _scatter(truth: PredictionSuite, predictions: dict) -> dict:
 # ---------------------------------------------------------------- merge methods
 
 def _cost_key(suite: Suite, method: SubmittedMethod, experts: tuple[str, ...]) -> str:
-    return job_key({"kind": "merge-cost", "suite_sha256": suite_sha(suite), "experts": list(experts),
-                    "method": method.spec(), "harness": HARNESS_VERSION})
+    return job_key({"kind": "merge-cost", "suite_sha256": suite.sha256, "experts": list(experts),
+                    "method": method.spec(), "weights": merge_provenance(method),
+                    "code": code_fingerprint(method_worker.main)})
 
 
 def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, hidden: list[Path],
-               reference: pd.DataFrame | None = None, advance=lambda: None) -> tuple[Entry, pd.DataFrame | None]:
-    """Merge every pair in the sandbox (tuning on dev if the method declares a search space),
-    evaluate on the shared engine, and summarise. Returns the entry and its per-pair rows."""
+               reference: pd.DataFrame | None = None,
+               advance: Callable[[str], None] = lambda _: None) -> tuple[Entry, pd.DataFrame | None]:
+    """Run a method submission through the ground truth's own grid (`run_units`: tuning on dev when it
+    declares a search space, then test), its merges made in the sandbox, and summarise.
+    Returns the entry and its per-pair rows."""
     try:
         method = SubmittedMethod.from_folder(folder)
     except SubmissionError as err:
@@ -222,47 +232,43 @@ def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, h
         entry.status, entry.reason = "incomplete", f"not submitted for suite {suite.name!r} (its `suites` field)"
         return entry, None
     merger = SandboxedMerger(suite, limits, hidden)
-    candidates = method.candidates()
-    store = runner.store
-    denominators = {job.experts: runner.result(job) for job in denominator_jobs(suite)}
-    outcomes, costs, chosen_params = [], [], []
+    merged: dict[SubmittedMethod, tuple[Any, MergeCost, tuple[str, ...]]] = {}  # the current pair's merges
+
+    def supply(candidate: SubmittedMethod, experts: tuple[str, ...]):
+        if merged and next(iter(merged.values()))[2] != experts:
+            merged.clear()
+        if candidate not in merged:
+            merged[candidate] = (*merger.merge(candidate, experts), experts)
+        return merged[candidate][0]
+
+    store, costs = runner.store, []
     try:
-        for pair in suite.manifest.pairs:
-            experts, tasks = (pair.expert_a, pair.expert_b), pair_tasks(suite, pair)
-            merged: dict[SubmittedMethod, tuple[Any, MergeCost]] = {}
-
-            def state_for(candidate: SubmittedMethod):
-                if candidate not in merged:
-                    merged[candidate] = merger.merge(candidate, experts)
-                return merged[candidate][0]
-
-            chosen = tune(runner, candidates, experts, tasks, lambda: None, state_for)
-            scores = runner.result(Job("merge", experts, tasks, chosen), lambda: state_for(chosen))
+        denominators, outcomes = run_units(runner, [method], supply, advance=advance)
+        for outcome in outcomes:
             # The chosen candidate's merge cost, measured once (merging now if its scores came from the
             # cache); only its record is kept, so a rerun from cache uses exactly the same records.
-            cost_key = _cost_key(suite, chosen, experts)
+            pair = next(p for p in suite.manifest.pairs if p.id == outcome.pair_id)
+            experts = (pair.expert_a, pair.expert_b)
+            cost_key = _cost_key(suite, outcome.chosen, experts)
             cost = store.get(cost_key)
             if cost is None:
-                state_for(chosen)
-                cost = asdict(merged[chosen][1])
+                supply(outcome.chosen, experts)
+                cost = asdict(merged[outcome.chosen][1])
                 store.put(cost_key, cost)
-            outcomes.append(MergeOutcome(pair.id, chosen, chosen, scores))
             costs.append(MergeCost(**cost))
-            chosen_params.append((pair.id, dict(chosen.params)))
-            advance()
     except SubmissionFailed as failure:
         entry.reason = f"{failure.kind}: {failure.reason}"
         return entry, None
     finally:
         merger.close()
     rows = pd.DataFrame([pair_row(suite, o, denominators) for o in outcomes]).assign(method=method.name)
-    cost_table = pd.DataFrame([asdict(c) for c in costs])
     entry.status = "complete"
-    entry.scores = method_scores(method.name, rows, reference, cost_table)
-    if len(candidates) > 1:  # what dev tuning chose, pair by pair
+    entry.scores = method_scores(method.name, rows, reference, pd.DataFrame([asdict(c) for c in costs]))
+    if len(method.candidates()) > 1:  # what dev tuning chose, pair by pair
         space = method.search_space()
         entry.scores["tuned"] = {"search_space": {k: list(v) for k, v in space.items()},
-                                 "chosen": {pid: {k: p[k] for k in space} for pid, p in chosen_params}}
+                                 "chosen": {o.pair_id: {k: dict(o.chosen.params)[k] for k in space}
+                                            for o in outcomes}}
     entry.plots = {"task_na": _per_task_na(rows)}
     return entry, rows
 

@@ -26,7 +26,8 @@ from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, TaskEntry, fi
 from .recipe import SuiteRecipe, TaskRecipe
 from .tasks import FACT_ATTRIBUTES, FAMILIES, Example, FactBank
 from .tokenizer import build_tokenizer, save_tokenizer
-from .training import encode, exact_match, finetune, model_config, pretrain, truncate_lora
+from .generation import encode, exact_match
+from .training import finetune, model_config, pretrain, truncate_lora
 
 BUILD_THREADS = 2
 

@@ -132,18 +132,24 @@ def write_manifest(root: Path, manifest: Manifest) -> Path:
 
 def verify(root: Path, manifest: Manifest) -> list[str]:
     """Problems found, one sentence each; empty when every listed file matches its hash."""
+    return verify_files(root, manifest.files, MANIFEST_NAME, "the manifest")
+
+
+def verify_files(root: Path, files: list[FileEntry], index: str, index_label: str) -> list[str]:
+    """Every file listed in the folder's `index` file must match its size and sha256, and nothing
+    unlisted may sit in the folder; one sentence per problem."""
     problems = []
-    for entry in manifest.files:
+    for entry in files:
         path = root / entry.path
         if not path.is_file():
             problems.append(f"{entry.path}: missing")
         elif path.stat().st_size != entry.bytes:
-            problems.append(f"{entry.path}: {path.stat().st_size} bytes, manifest says {entry.bytes}")
+            problems.append(f"{entry.path}: {path.stat().st_size} bytes, {index_label} says {entry.bytes}")
         elif sha256_of(path) != entry.sha256:
-            problems.append(f"{entry.path}: sha256 differs from the manifest")
-    listed = {f.path for f in manifest.files} | {MANIFEST_NAME}
+            problems.append(f"{entry.path}: sha256 differs from {index_label}")
+    listed = {f.path for f in files} | {index}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if rel not in listed and "__pycache__" not in rel:
-            problems.append(f"{rel}: not listed in the manifest")
+            problems.append(f"{rel}: not listed in {index_label}")
     return problems

@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from .manifest import FileEntry, sha256_of
+from .manifest import FileEntry, verify_files
 
 SPEC_NAME = "suite.yaml"
 PAIRS_NAME = "pairs.csv"
@@ -179,21 +179,7 @@ class ResultSuite:
     def verify(self) -> list[str]:
         """Problems found, one sentence each; empty when every listed file matches its size and hash
         and nothing unlisted sits in the folder."""
-        problems = []
-        for entry in self.spec.files:
-            path = self.root / entry.path
-            if not path.is_file():
-                problems.append(f"{entry.path}: missing")
-            elif path.stat().st_size != entry.bytes:
-                problems.append(f"{entry.path}: {path.stat().st_size} bytes, {SPEC_NAME} says {entry.bytes}")
-            elif sha256_of(path) != entry.sha256:
-                problems.append(f"{entry.path}: sha256 differs from {SPEC_NAME}")
-        listed = {f.path for f in self.spec.files} | {SPEC_NAME}
-        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
-            rel = path.relative_to(self.root).as_posix()
-            if rel not in listed and "__pycache__" not in rel:
-                problems.append(f"{rel}: not listed in {SPEC_NAME} files")
-        return problems
+        return verify_files(self.root, self.spec.files, SPEC_NAME, SPEC_NAME)
 
 
 def _read_spec(root: Path) -> ResultSuiteSpec:

@@ -1,12 +1,13 @@
 """Load a built suite: the manifest plus typed access to its tokenizer, weights and data.
 
-Bundled suites live in the package (`load_suite("tiny")`, like scikit-learn's `load_*`);
-any built suite folder loads by path. LoRA experts are materialised as base + B·A·(alpha/r)
+Suites are found by name or path through `benchmark.suite.registry` (bundled ones live in the
+package, like scikit-learn's `load_*`). LoRA experts are materialised as base + B·A·(alpha/r)
 on demand, so every consumer sees one kind of expert: a full state dict.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from functools import cached_property
@@ -20,12 +21,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTraine
 from .lm_eval_tasks import render_task_dir
 from .manifest import Manifest, read_manifest, verify
 
-BUNDLED_ROOT = Path(__file__).parent / "data"
 StateDict = dict[str, torch.Tensor]
-
-
-def bundled_suites() -> list[str]:
-    return sorted(p.name for p in BUNDLED_ROOT.iterdir() if (p / "manifest.json").is_file()) if BUNDLED_ROOT.is_dir() else []
 
 
 class Suite:
@@ -40,6 +36,11 @@ class Suite:
     @property
     def version(self) -> str:
         return self.manifest.version
+
+    @cached_property
+    def sha256(self) -> str:
+        """The manifest's hash stands for the whole suite: it lists every file's sha256."""
+        return hashlib.sha256((self.root / "manifest.json").read_bytes()).hexdigest()
 
     def verify(self) -> list[str]:
         return verify(self.root, self.manifest)
@@ -144,14 +145,5 @@ def lora_deltas(adapter_dir: Path) -> StateDict:
     return deltas
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """A bundled suite by name, or a built suite folder by path."""
-    candidate = Path(name_or_path)
-    if candidate.is_dir():
-        return Suite(candidate)
-    if str(name_or_path) in bundled_suites():
-        return Suite(BUNDLED_ROOT / str(name_or_path))
-    raise FileNotFoundError(
-        f"no suite {str(name_or_path)!r}: bundled suites are {bundled_suites()}; "
-        "or pass the folder of a suite built with `willitmerge suite build`"
-    )
+# The code that turns a suite's files into weights: every result computed from weights depends on it.
+WEIGHT_LOADING = (Suite.base_state_dict, Suite.expert_state_dict, Suite.base_tensors, Suite.expert_tensors)

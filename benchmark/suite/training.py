@@ -14,6 +14,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraLayer
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from .generation import encode
 from .recipe import ExpertRecipe, ModelRecipe, PretrainRecipe
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -36,27 +37,6 @@ def model_config(recipe: ModelRecipe, tokenizer: PreTrainedTokenizerFast) -> Lla
         pad_token_id=tokenizer.pad_token_id,
         torch_dtype="float32",
     )
-
-
-def encode(tokenizer: PreTrainedTokenizerFast, examples: Sequence[tuple[str, str]], seq_len: int,
-           answer_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded `<s>prompt answer</s>` rows and a mask of the positions that carry loss.
-
-    Right padding needs no attention mask in a causal model: real tokens never attend to
-    the padding after them.
-    """
-    ids = torch.full((len(examples), seq_len), tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(examples), seq_len), dtype=torch.bool)
-    prompts = tokenizer([p for p, _ in examples])["input_ids"]
-    answers = tokenizer([a for _, a in examples], add_special_tokens=False)["input_ids"]
-    for row, (p, a) in enumerate(zip(prompts, answers)):
-        seq = p + a + [tokenizer.eos_token_id]
-        if len(seq) > seq_len:
-            raise ValueError(f"example {examples[row]} is {len(seq)} tokens, over seq_len={seq_len}; "
-                             "raise seq_len in the recipe")
-        ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, (len(p) if answer_only else 1) : len(seq)] = True
-    return ids, mask
 
 
 def _loss(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -158,31 +138,3 @@ def truncate_lora(trained: PeftModel, base: LlamaForCausalLM, rank: int) -> Peft
         layer.lora_A["default"].weight.copy_((root[:, None] * vh[:rank]).float())
     narrow.eval()
     return narrow
-
-
-@torch.no_grad()
-def greedy_answers(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
-                   max_new_tokens: int, batch_size: int = 512) -> list[str]:
-    """Greedy continuations, batched by prompt length so no padding changes any number."""
-    by_length: dict[int, list[int]] = {}
-    encoded = [tokenizer(p)["input_ids"] for p in prompts]
-    for i, ids in enumerate(encoded):
-        by_length.setdefault(len(ids), []).append(i)
-    answers = [""] * len(prompts)
-    for _, members in sorted(by_length.items()):
-        for start in range(0, len(members), batch_size):
-            chunk = members[start:start + batch_size]
-            ids = torch.tensor([encoded[i] for i in chunk])
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, eos_token_id=tokenizer.eos_token_id,
-                                 pad_token_id=tokenizer.pad_token_id)
-            for i, row in zip(chunk, out[:, ids.shape[1]:].tolist()):
-                if tokenizer.eos_token_id in row:
-                    row = row[: row.index(tokenizer.eos_token_id)]
-                answers[i] = tokenizer.decode(row, skip_special_tokens=True)
-    return answers
-
-
-def exact_match(model, tokenizer, examples: Sequence[tuple[str, str]], max_new_tokens: int) -> list[bool]:
-    answers = greedy_answers(model, tokenizer, [p for p, _ in examples], max_new_tokens)
-    return [got == want for got, (_, want) in zip(answers, examples)]

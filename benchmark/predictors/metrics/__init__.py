@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
-from ...groundtruth.jobs import suite_sha
-from ...groundtruth.store import DEFAULT_CACHE, JobStore, job_key
+from ...provenance import code_fingerprint, library_versions
+from ...store import JobStore, job_key
+from ...suite.suite import WEIGHT_LOADING, Suite
 from . import model as fn
 from . import weights as w
 
@@ -31,11 +30,13 @@ DEMYSTIFYING_METRICS = (
 EXTRA_METRICS = ("kinship_pearson", "sign_agreement", "tv_norm_mean", "tv_norm_min", "top_singular_value_mean",
                  "top_singular_value_min", "base_accuracy_mean", "base_accuracy_min", "base_loglik_mean",
                  "base_loglik_min")
-METRIC_LIBRARY_VERSION = 2  # 2: parameter gradients include the input-embedding lookup
 
 
 class MetricLibrary:
-    def __init__(self, suite, cache: Path = DEFAULT_CACHE):
+    """Pair metrics are cached in `cache`/metrics under a key of the suite, the pair, the code that
+    computes them (`metric_code()`) and the library versions, so an edited metric recomputes them."""
+
+    def __init__(self, suite, cache: Path):
         self.suite = suite
         self.store = JobStore(Path(cache) / "metrics")
         self._experts: dict[str, dict] = {}
@@ -74,8 +75,8 @@ class MetricLibrary:
                 "tv_norm": f["magnitudes"]["norm"], "top_singular_value": f["magnitudes"]["top_singular_value"]}
 
     def pair_metrics(self, expert_a: str, expert_b: str) -> dict[str, float]:
-        key = job_key({"suite_sha256": suite_sha(self.suite), "pair": [expert_a, expert_b],
-                       "metric_library": METRIC_LIBRARY_VERSION, "torch": torch.__version__})
+        key = job_key({"suite_sha256": self.suite.sha256, "pair": [expert_a, expert_b], "code": metric_code(),
+                       "libraries": library_versions("torch", "transformers")})
         cached = self.store.get(key)
         if cached is not None:
             return cached["metrics"]
@@ -96,4 +97,9 @@ class MetricLibrary:
         return json.loads(json.dumps(metrics))
 
 
-__all__ = ["DEMYSTIFYING_METRICS", "EXTRA_METRICS", "MetricLibrary"]
+def metric_code() -> str:
+    """The fingerprint of the code every pair metric runs (see `benchmark.provenance`)."""
+    return code_fingerprint(MetricLibrary, Suite.model, Suite.tokenizer, Suite.examples, *WEIGHT_LOADING)
+
+
+__all__ = ["DEMYSTIFYING_METRICS", "EXTRA_METRICS", "MetricLibrary", "metric_code"]

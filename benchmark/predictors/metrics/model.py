@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ...suite.training import encode, exact_match
+from ...suite.generation import encode, exact_match
 
 CALIBRATION_PER_TASK = 10
 GRADIENT_SAMPLES = 10

@@ -14,7 +14,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CACHE = Path(os.environ.get("WILLITMERGE_CACHE", Path.home() / ".cache" / "willitmerge"))
+CACHE_VARIABLE = "WILLITMERGE_CACHE"
+
+
+def default_cache() -> Path:
+    """The cache folder when none is passed: $WILLITMERGE_CACHE, else ~/.cache/willitmerge.
+
+    Read at call time, not import time, so one setting reaches every part of a run; commands
+    take `--cache` and pass it down explicitly."""
+    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "willitmerge")
 
 
 def job_key(identity: dict[str, Any]) -> str:

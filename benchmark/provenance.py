@@ -1,0 +1,143 @@
+"""What a cached result depends on besides its inputs: the code that computed it and the
+libraries it ran on.
+
+`code_fingerprint(*roots)` hashes the source of the given functions and classes and, through
+the names their code looks up, of every function, class and simple constant of this package
+they reach. An edit changes the fingerprint of exactly the results whose code reaches it: a
+change to TIES's arithmetic recomputes TIES's rows, never TSV's. Sources are compared as
+syntax trees without docstrings, so comments, docstrings and formatting never invalidate a
+cache. Code reached only through an attribute of an argument (`suite.examples(...)`) is not
+visible to the tracer: name it among the roots.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import inspect
+import json
+import textwrap
+import types
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+PACKAGE = __name__.split(".")[0]
+PACKAGE_ROOT = Path(__file__).resolve().parent
+SIMPLE_CONSTANTS = (bool, int, float, str, bytes, type(None))
+
+
+def _in_package(obj) -> bool:
+    try:
+        path = inspect.getsourcefile(obj)
+    except TypeError:
+        return False
+    return path is not None and Path(path).resolve().is_relative_to(PACKAGE_ROOT)
+
+
+def _is_simple(value) -> bool:
+    if isinstance(value, (tuple, frozenset)):
+        return all(_is_simple(v) for v in value)
+    return isinstance(value, SIMPLE_CONSTANTS)
+
+
+def _normalised_source(obj) -> str:
+    """The syntax tree of obj's source with docstrings removed, as text."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and body and \
+                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+                isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def _functions_of(cls: type) -> list[types.FunctionType]:
+    found = []
+    for member in vars(cls).values():
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        elif isinstance(member, property):
+            found += [f for f in (member.fget, member.fset) if f is not None]
+            continue
+        elif isinstance(member, functools.cached_property):
+            member = member.func
+        if isinstance(member, types.FunctionType):
+            found.append(member)
+    return found
+
+
+class _Tracer:
+    def __init__(self):
+        self.sources: dict[str, str] = {}
+
+    def visit(self, obj) -> None:
+        obj = inspect.unwrap(obj) if callable(obj) else obj
+        if isinstance(obj, types.MethodType):
+            obj = obj.__func__
+        if not isinstance(obj, (type, types.FunctionType)) or not _in_package(obj):
+            return
+        key = f"{obj.__module__}.{obj.__qualname__}"
+        if key in self.sources:
+            return
+        self.sources[key] = _normalised_source(obj)
+        if isinstance(obj, types.FunctionType) and _is_simple(obj.__defaults__ or ()):
+            self.sources[key] += repr(obj.__defaults__)  # `k: int = SUBSPACE_K` names the constant, not its value
+        if isinstance(obj, type):
+            for base in obj.__mro__[1:]:
+                self.visit(base)
+            for fn in _functions_of(obj):
+                self._visit_code(fn.__code__, fn.__globals__)
+        else:
+            self._visit_code(obj.__code__, obj.__globals__)
+
+    def _visit_code(self, code: types.CodeType, namespace: dict) -> None:
+        for name in code.co_names:
+            if name not in namespace:  # a builtin, an attribute or a local import
+                continue
+            value = namespace[name]
+            if isinstance(value, types.ModuleType):
+                if value.__name__.split(".")[0] == PACKAGE:  # `w.layer_svds(...)`: follow the attributes used
+                    for attribute in code.co_names:
+                        if hasattr(value, attribute):
+                            self._visit_value(f"{value.__name__}.{attribute}", getattr(value, attribute))
+            else:
+                self._visit_value(f"{namespace['__name__']}.{name}", value)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                self._visit_code(const, namespace)
+
+    def _visit_value(self, key: str, value) -> None:
+        if isinstance(value, (type, types.FunctionType)) or callable(getattr(value, "__wrapped__", None)):
+            self.visit(value)
+        elif _is_simple(value) and key.split(".")[0] == PACKAGE:
+            self.sources.setdefault(key, repr(value))
+
+
+@functools.cache
+def code_fingerprint(*roots) -> str:
+    """sha256 over the normalised source of `roots` and all package code they reach."""
+    tracer = _Tracer()
+    for root in roots:
+        tracer.visit(root)
+    return hashlib.sha256(json.dumps(tracer.sources, sort_keys=True).encode()).hexdigest()
+
+
+def traced_names(*roots) -> list[str]:
+    """What `code_fingerprint(*roots)` covers, for explaining a cache key."""
+    tracer = _Tracer()
+    for root in roots:
+        tracer.visit(root)
+    return sorted(tracer.sources)
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    """Installed versions of the named distributions (`absent` when not installed)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "absent"
+    return found

@@ -1,0 +1,102 @@
+"""One registry for every suite, found by name or by path through one interface.
+
+Kinds: `weights` (a base and experts with a checksummed manifest: the bundled `data/<name>/`
+folders and any folder built with `willitmerge suite build`) and `results` (an external
+published-result folder, see `external/FORMAT.md`: pairs with precomputed metrics and the
+published merge results, no weights). Each declares a spec: version, citation, the files that
+define it (fingerprinted by everything computed from it) and the files hidden from submissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .manifest import MANIFEST_NAME, ManifestError
+from .results_suite import ResultSuite, ResultSuiteError, is_result_suite, read_result_suite
+from .suite import Suite
+
+PACKAGE_DATA = Path(__file__).parent
+BUNDLED_ROOTS = (PACKAGE_DATA / "data", PACKAGE_DATA / "external")
+WEIGHT_SUITE_CITATION = "willitmerge: a benchmark for model mergeability (2026), suite {name} v{version}"
+
+
+class SuiteNotFound(FileNotFoundError):
+    """No suite by that name or path; the message lists what exists."""
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """What the registry knows of a suite without loading its weights or data."""
+
+    name: str
+    kind: Literal["weights", "results"]
+    version: str
+    citation: str
+    root: Path
+    bundled: bool
+
+    def open(self, with_results: bool = True) -> Suite | ResultSuite:
+        """The suite itself; `with_results=False` reads a result suite without its hidden targets."""
+        return Suite(self.root) if self.kind == "weights" else read_result_suite(self.root, with_results=with_results)
+
+    def fingerprint_paths(self) -> list[Path]:
+        """The files whose bytes define the suite (a weight suite's manifest lists every file's sha256)."""
+        return [self.root / MANIFEST_NAME] if self.kind == "weights" else self.open(False).fingerprint_paths()
+
+    def hidden_paths(self) -> list[Path]:
+        """Files of the suite folder itself that submissions must not read (a weight suite's ground
+        truth lives apart from it, see `benchmark.groundtruth.ground_truth_dir`)."""
+        return [] if self.kind == "weights" else self.open(False).hidden_paths()
+
+    @property
+    def has_weights(self) -> bool:
+        return self.kind == "weights"
+
+
+def _spec_of(root: Path, bundled: bool) -> SuiteSpec | None:
+    if (root / MANIFEST_NAME).is_file():
+        suite = Suite(root)
+        return SuiteSpec(suite.name, "weights", suite.version,
+                         WEIGHT_SUITE_CITATION.format(name=suite.name, version=suite.version), suite.root, bundled)
+    if is_result_suite(root):
+        spec = read_result_suite(root, with_results=False).spec
+        return SuiteSpec(spec.name, "results", spec.version, spec.citation, root.resolve(), bundled)
+    return None
+
+
+def bundled_suites() -> list[SuiteSpec]:
+    """Every suite shipped in the package, sorted by name."""
+    specs = [_spec_of(folder, True) for base in BUNDLED_ROOTS if base.is_dir() for folder in sorted(base.iterdir())
+             if folder.is_dir()]
+    return sorted((s for s in specs if s is not None), key=lambda s: s.name)
+
+
+def find_suite(name_or_path: str | Path) -> SuiteSpec:
+    """A bundled suite by name, or any suite folder by path."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        try:
+            spec = _spec_of(path.resolve(), False)
+        except (ManifestError, ResultSuiteError) as err:
+            raise SuiteNotFound(str(err)) from err
+        if spec is None:
+            raise SuiteNotFound(f"{path}: neither a {MANIFEST_NAME} (a suite with weights) nor a suite.yaml "
+                                "(a result suite, see benchmark/suite/external/FORMAT.md)")
+        return spec
+    for spec in bundled_suites():
+        if spec.name == str(name_or_path):
+            return spec
+    raise SuiteNotFound(f"no suite {str(name_or_path)!r}: bundled suites are "
+                        f"{', '.join(s.name for s in bundled_suites())}; or pass the folder of a built suite "
+                        "(`willitmerge suite build`) or of a result suite")
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """A suite with weights, by name or path (`find_suite(...).open()` for any kind)."""
+    spec = find_suite(name_or_path)
+    if spec.kind != "weights":
+        raise SuiteNotFound(f"suite {spec.name!r} holds published results, not weights; it serves the predictor "
+                            "track only")
+    return Suite(spec.root)
