@@ -69,14 +69,15 @@ def _functions_of(cls: type) -> list[types.FunctionType]:
 
 
 class _Tracer:
-    def __init__(self):
+    def __init__(self, stop_at: tuple = ()):
         self.sources: dict[str, str] = {}
+        self.stop_at = stop_at
 
     def visit(self, obj) -> None:
         obj = inspect.unwrap(obj) if callable(obj) else obj
         if isinstance(obj, types.MethodType):
             obj = obj.__func__
-        if not isinstance(obj, (type, types.FunctionType)) or not _in_package(obj):
+        if not isinstance(obj, (type, types.FunctionType)) or not _in_package(obj) or obj in self.stop_at:
             return
         key = f"{obj.__module__}.{obj.__qualname__}"
         if key in self.sources:
@@ -115,21 +116,23 @@ class _Tracer:
             self.sources.setdefault(key, repr(value))
 
 
+def _trace(roots: tuple, stop_at: tuple) -> dict[str, str]:
+    tracer = _Tracer(stop_at)
+    for root in roots:
+        tracer.visit(root)
+    return tracer.sources
+
+
 @functools.cache
-def code_fingerprint(*roots) -> str:
-    """sha256 over the normalised source of `roots` and all package code they reach."""
-    tracer = _Tracer()
-    for root in roots:
-        tracer.visit(root)
-    return hashlib.sha256(json.dumps(tracer.sources, sort_keys=True).encode()).hexdigest()
+def code_fingerprint(*roots, stop_at: tuple = ()) -> str:
+    """sha256 over the normalised source of `roots` and all package code they reach, except `stop_at`
+    and what only they reach (code a key covers by another entry, e.g. the metric library's)."""
+    return hashlib.sha256(json.dumps(_trace(roots, stop_at), sort_keys=True).encode()).hexdigest()
 
 
-def traced_names(*roots) -> list[str]:
-    """What `code_fingerprint(*roots)` covers, for explaining a cache key."""
-    tracer = _Tracer()
-    for root in roots:
-        tracer.visit(root)
-    return sorted(tracer.sources)
+def traced_names(*roots, stop_at: tuple = ()) -> list[str]:
+    """What `code_fingerprint(*roots, stop_at=...)` covers, for explaining a cache key."""
+    return sorted(_trace(roots, stop_at))
 
 
 def library_versions(*names: str) -> dict[str, str]:

@@ -29,6 +29,7 @@ from ..suite import Suite
 from ..suite.lm_eval_tasks import lm_eval_task_name
 from ..suite.suite import StateDict
 from . import vllm_compat
+from .worker_extension import WeightSwapExtension
 
 Backend = Literal["vllm", "hf"]
 BACKENDS: tuple[Backend, ...] = ("vllm", "hf")
@@ -55,8 +56,6 @@ class EvalSettings:
                      "transformers": version("transformers")} | library_versions("safetensors")
         if self.backend == "vllm":
             libraries["vllm"] = vllm_compat.vllm_version()
-        from .worker_extension import WeightSwapExtension
-
         code = code_fingerprint(Engine, Suite.lm_eval_task_dir, WeightSwapExtension)
         return asdict(self) | {"libraries": libraries, "code": code}
 

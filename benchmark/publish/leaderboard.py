@@ -67,8 +67,8 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     boards = []
     with Progress(*columns, disable=not show_progress) as bar:
-        total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f) for f in methods if _declares(f, s)])
-                    for s in weight_suites) + len(predictors) * len(specs)
+        total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f)]) for s in weight_suites for f in methods
+                    if _declares(f, s)) + len(predictors) * len(specs)
         job = bar.add_task("leaderboard", total=total)
         for spec in weight_suites:
             suite = spec.open()

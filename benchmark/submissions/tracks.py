@@ -22,7 +22,8 @@ from ..groundtruth.grid import GridRunner, run_units
 from ..groundtruth.targets import pair_row
 from ..merging import merge_provenance
 from ..predictors.harness import score_predictions, score_update_predictions
-from ..predictors.metrics import metric_code
+from ..predictors.metrics import MetricLibrary, metric_code
+from ..predictors.metrics.model import calibration_set
 from ..predictors.suites import PredictionSuite, load_prediction_suite
 from ..provenance import code_fingerprint, library_versions
 from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
@@ -80,10 +81,13 @@ def prediction_inputs_fingerprint(suite: SuiteSpec, cache: Path) -> str:
 
 def predictor_entry_key(folder: Path, submission: PredictorSubmission, suite: SuiteSpec, cache: Path) -> str:
     """A predictor entry is recomputed when its folder, the code it runs (its package entry point, the
-    harness, the scoring), the suite's inputs or a library it runs on change; never otherwise."""
+    harness, the scoring), the suite's inputs or a library it runs on change; never otherwise. The
+    metric library's code counts among the inputs of suites with weights only (result suites ship
+    their metrics), so the harness's fingerprint stops at it."""
     code = code_fingerprint(run_predictor, _WorkerAnswers, score_predictions, score_update_predictions,
                             load_prediction_suite, predictor_worker.main,
-                            *package_code_used(folder, submission.entry_point))
+                            *package_code_used(folder, submission.entry_point),
+                            stop_at=(MetricLibrary, calibration_set))
     return job_key({"kind": "predictor-entry", "folder_sha256": folder_sha256(folder), "suite": suite.name,
                     "inputs": prediction_inputs_fingerprint(suite, cache), "code": code,
                     "libraries": library_versions("numpy", "scipy", "pandas", "torch", "transformers")})
