@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .manifest import MANIFEST_NAME, ManifestError
-from .results_suite import ResultSuite, ResultSuiteError, is_result_suite, read_result_suite
+from .manifest import MANIFEST_NAME
+from .results_suite import ResultSuite, is_result_suite, read_result_suite
 from .suite import Suite
 
 PACKAGE_DATA = Path(__file__).parent
@@ -77,10 +77,7 @@ def find_suite(name_or_path: str | Path) -> SuiteSpec:
     """A bundled suite by name, or any suite folder by path."""
     path = Path(name_or_path)
     if path.is_dir():
-        try:
-            spec = _spec_of(path.resolve(), False)
-        except (ManifestError, ResultSuiteError) as err:
-            raise SuiteNotFound(str(err)) from err
+        spec = _spec_of(path.resolve(), False)  # a broken manifest or suite.yaml raises its own error, naming the field
         if spec is None:
             raise SuiteNotFound(f"{path}: neither a {MANIFEST_NAME} (a suite with weights) nor a suite.yaml "
                                 "(a result suite, see benchmark/suite/external/FORMAT.md)")
