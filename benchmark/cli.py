@@ -225,6 +225,7 @@ def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors
         if suite_spec.name not in spec.suites:
             console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` does not list {suite_spec.name!r}")
             raise typer.Exit(2)
+        name = suite_spec.name
         try:
             data = load_prediction_suite(suite_spec.root, cache, show_progress=not as_json)
         except FileNotFoundError as err:
@@ -267,8 +268,13 @@ def _check_method(path: Path, suites: list[str] | None, cache: Path | None) -> N
 
     method = SubmittedMethod.from_folder(path)
     names = suites or [s for s in method.submission.suites if _find(s).has_weights][:1]
-    if not names:
-        console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` names no suite with weights")
+    if len(names) != 1:
+        console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` names no suite with weights"
+                      if not names else "[red]error:[/red] --suite: a method is checked on one suite; give one")
+        raise typer.Exit(2)
+    if _find(names[0]).name not in method.submission.suites:
+        console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` does not list "
+                      f"{_find(names[0]).name!r}")
         raise typer.Exit(2)
     the_suite = _load(names[0])
     pair = the_suite.manifest.pairs[0]
@@ -292,7 +298,8 @@ def leaderboard(
     root: Path = typer.Option(Path("."), "--root", help="the checkout holding submissions/ and leaderboard/"),
     out: Path = typer.Option(None, "--out", help="where to write (default: ROOT/leaderboard)"),
     cache: Path = typer.Option(None, "--cache", help="job and metric cache folder (default: ~/.cache/willitmerge)"),
-    suites: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP} (repeatable; default: every bundled suite)"),
+    suites: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP} (repeatable; default: every bundled "
+                                                          "suite). The leaderboard written then holds these only"),
     time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
     memory_mb: int = typer.Option(8192, "--memory-mb", help="address-space limit of a submission's process"),
 ) -> None:

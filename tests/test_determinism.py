@@ -114,3 +114,16 @@ def test_subspace_metrics_do_not_depend_on_threads_or_the_null_space_basis(tiny_
     for other in values[1:]:
         assert other == pytest.approx(values[0], abs=TOLERANCE, nan_ok=False)
     assert RANK_RTOL < 1e-4
+
+
+def test_a_method_fingerprint_covers_its_own_code_and_nothing_of_another_method():
+    from benchmark.merging.merge import MERGE_DRIVER
+    from benchmark.provenance import code_fingerprint, traced_names
+
+    ties = traced_names(*get_method("ties").code_roots(), *MERGE_DRIVER)
+    assert "benchmark.merging.methods.trim_to_top_k" in ties and "benchmark.merging.methods.disjoint_mean" in ties
+    assert "benchmark.suite.suite.lora_deltas" in ties  # how a LoRA expert's weights are made
+    assert not any("TaskSingularVectors" in n or "linalg" in n for n in ties)
+    tsv = traced_names(*get_method("tsv").code_roots(), *MERGE_DRIVER)
+    assert "benchmark.linalg.ranked_svd" in tsv and "benchmark.linalg.RANK_RTOL" not in tsv  # a default, by value
+    assert code_fingerprint(*get_method("ties").code_roots()) != code_fingerprint(*get_method("tsv").code_roots())

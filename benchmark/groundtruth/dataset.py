@@ -17,7 +17,8 @@ import pandas as pd
 from ..evaluation import EvalSettings
 from ..hub import allow_hub, offline_error
 from ..store import default_cache
-from ..suite import Suite, find_suite, load_suite
+from ..suite import Suite, load_suite
+from ..suite.registry import is_bundled
 
 BUNDLED_ROOT = Path(__file__).parent / "data"
 TABLES = ("pairs", "tasks", "models", "updates")
@@ -106,17 +107,9 @@ def signal_table(pairs: pd.DataFrame) -> pd.DataFrame:
 def ground_truth_dir(suite: Suite, cache: Path | None = None) -> Path:
     """Where a suite's ground truth lives: beside the package for a bundled suite, else in the cache
     under the suite's name and manifest hash (where `willitmerge groundtruth` writes it)."""
-    if _is_bundled(suite):
+    if is_bundled(suite.root):
         return BUNDLED_ROOT / suite.name
     return Path(cache or default_cache()) / "groundtruth" / f"{suite.name}-{suite.sha256[:12]}"
-
-
-def _is_bundled(suite: Suite) -> bool:
-    try:
-        spec = find_suite(suite.name)
-    except FileNotFoundError:
-        return False
-    return spec.bundled and spec.root == suite.root
 
 
 def resolve_ground_truth(name_or_path: str | Path, cache: Path | None = None) -> Path:

@@ -45,9 +45,8 @@ class PredictionSuite:
 def _from_results(suite: ResultSuite, with_targets: bool) -> tuple[list[Pair], list[str], dict]:
     """Pairs with the published metrics (missing values reach predictors as NaN) and the published targets
     (a failed merge is NaN, and scoring leaves that pair out for that method)."""
-    table = suite.pairs()
-    pairs = [Pair(r.pair_id, r.expert_a, r.expert_b, r.task_a, r.task_b,
-                  {m: float(getattr(r, m)) for m in suite.spec.metrics}) for r in table.itertuples(index=False)]
+    pairs = [Pair(r["pair_id"], r["expert_a"], r["expert_b"], r["task_a"], r["task_b"],
+                  {m: float(r[m]) for m in suite.spec.metrics}) for r in suite.pairs().to_dict("records")]
     targets = {}
     if with_targets:
         results = suite.results()

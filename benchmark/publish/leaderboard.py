@@ -1,7 +1,7 @@
 """`willitmerge leaderboard`: score every submission (cached results reused) and write `leaderboard/`.
 
 Method submissions run first on every suite with weights (weight averaging before the rest, as
-the others' reference), through the ground truth's own grid on one shared evaluation engine;
+the others' reference), through the ground truth's own grid on one evaluation engine per suite;
 predictor submissions then run on every suite.
 Every record the run used is packed into `leaderboard/cache/records.jsonl`, which is
 committed, so a fresh clone recomputes only what changed.
@@ -34,11 +34,17 @@ PACK = Path("cache") / "records.jsonl"
 FILES = ("README.md", "index.html", "results.json", "results.schema.json", str(PACK))
 
 
-def _is_reference(folder: Path) -> bool:
+def _method_of(folder: Path) -> SubmittedMethod | None:
+    """The folder's method submission, or None when it does not load (`run_method` reports why)."""
     try:
-        return SubmittedMethod.from_folder(folder).spec() == get_method(REFERENCE_METHOD).spec()
+        return SubmittedMethod.from_folder(folder)
     except SubmissionError:
-        return False
+        return None
+
+
+def _is_reference(folder: Path) -> bool:
+    method = _method_of(folder)
+    return method is not None and method.spec() == get_method(REFERENCE_METHOD).spec()
 
 
 def _suite_order(spec: SuiteSpec) -> tuple:
@@ -108,10 +114,8 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
 
 
 def _declares(folder: Path, spec: SuiteSpec) -> bool:
-    try:
-        return spec.name in SubmittedMethod.from_folder(folder).submission.suites
-    except SubmissionError:
-        return False
+    method = _method_of(folder)
+    return method is not None and spec.name in method.submission.suites
 
 
 def _missing_ground_truth(spec: SuiteSpec, cache: Path) -> str | None:

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from ..merging import METHODS, expand_search_space, get_method, load_mergekit_method
+from ..merging.mergekit_adapter import MergekitTemplateError
 from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
 from ..suite import Suite, bundled_suites
 from ..suite.suite import StateDict
@@ -39,6 +40,11 @@ class SubmittedMethod:
         if spec.registry is not None and spec.registry not in METHODS:
             raise SubmissionError(f"{folder}/submission.yaml: field `registry`: no method {spec.registry!r}; "
                                   f"registered: {', '.join(sorted(METHODS))}")
+        if spec.mergekit is not None:  # the harness names a mergekit method by its template: it must read
+            try:
+                load_mergekit_method(Path(folder) / spec.mergekit, spec.name)
+            except (OSError, MergekitTemplateError) as err:
+                raise SubmissionError(f"{folder}/submission.yaml: field `mergekit`: {err}") from err
         return cls(Path(folder).resolve(), spec, tuple(sorted(spec.params.items())))
 
     @property

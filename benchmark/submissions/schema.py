@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -121,8 +122,9 @@ def folder_sha256(folder: Path) -> str:
 
 def package_code_used(folder: Path, entry_point: str | None) -> tuple:
     """The package functions and classes a submission runs besides its own files: a `benchmark.*` entry
-    point, and what its .py files import from `benchmark`. Read from the syntax tree, never executed;
-    only package modules are imported. Its own files are covered by `folder_sha256`."""
+    point, and what its .py files take from `benchmark` (`from benchmark.x import f`, or a module
+    imported whole and used as `module.f`). Read from the syntax tree, never executed; only package
+    modules are imported. Its own files are covered by `folder_sha256`."""
     names: list[tuple[str, str]] = []
     target, _, attr = (entry_point or "").partition(":")
     if target.split(".")[0] == "benchmark" and attr:
@@ -132,18 +134,23 @@ def package_code_used(folder: Path, entry_point: str | None) -> tuple:
             tree = ast.parse(path.read_text())
         except SyntaxError:
             continue  # the sandboxed worker reports it when it imports the file
-        names += [(node.module, alias.name) for node in ast.walk(tree)
-                  if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "benchmark"
-                  for alias in node.names]
+        used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "benchmark":
+                names += [(node.module, alias.name) for alias in node.names]
+                names += [(f"{node.module}.{alias.name}", a) for alias in node.names for a in used]
+            elif isinstance(node, ast.Import):
+                names += [(alias.name, a) for alias in node.names if alias.name.split(".")[0] == "benchmark"
+                          for a in used]
     found = []
     for module, name in names:
         try:
             value = getattr(importlib.import_module(module), name, None)
         except ImportError:
             continue
-        if value is not None:
+        if isinstance(value, (type, types.FunctionType)):
             found.append(value)
-    return tuple(found)
+    return tuple(dict.fromkeys(found))
 
 
 def _import_entry_point(folder: Path, entry_point: str):

@@ -1,14 +1,14 @@
 """Run submissions of both tracks in their sandboxes and turn what comes back into entries.
 
-The harness holds the ground truth; a submission's worker never does. Every result is cached
-in the job store under a key that hashes the submission folder, the suite and the ground
-truth it is scored against, so an unchanged submission is never run again.
+The harness holds the ground truth; a submission's worker never does. A predictor entry is
+cached whole under a key of its folder, the code it runs and the suite's inputs; a method entry
+is assembled on every run from cached evaluation and merge-cost records, so an unchanged
+submission is never run again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,10 +62,6 @@ def _about(spec: PredictorSubmission | MethodSubmission) -> dict[str, Any]:
     return {"authors": spec.authors, "description": spec.description, "licence": spec.licence, "source": source}
 
 
-def _fingerprint(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
 # ---------------------------------------------------------------- predictors
 
 def prediction_inputs_fingerprint(suite: SuiteSpec, cache: Path) -> str:
@@ -76,7 +72,8 @@ def prediction_inputs_fingerprint(suite: SuiteSpec, cache: Path) -> str:
     if suite.has_weights:
         files += sorted(p for p in resolve_ground_truth(suite.root, cache).iterdir() if p.is_file())
         head = [metric_code()]
-    return _fingerprint(head, [(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files if f.is_file()])
+    return job_key({"code": head, "files": [(f.name, hashlib.sha256(f.read_bytes()).hexdigest())
+                                            for f in files if f.is_file()]})
 
 
 def predictor_entry_key(folder: Path, submission: PredictorSubmission, suite: SuiteSpec, cache: Path) -> str:
@@ -87,7 +84,7 @@ def predictor_entry_key(folder: Path, submission: PredictorSubmission, suite: Su
     code = code_fingerprint(run_predictor, _WorkerAnswers, score_predictions, score_update_predictions,
                             load_prediction_suite, predictor_worker.main,
                             *package_code_used(folder, submission.entry_point),
-                            stop_at=(MetricLibrary, calibration_set))
+                            stop_at=(MetricLibrary, calibration_set, metric_code))
     return job_key({"kind": "predictor-entry", "folder_sha256": folder_sha256(folder), "suite": suite.name,
                     "inputs": prediction_inputs_fingerprint(suite, cache), "code": code,
                     "libraries": library_versions("numpy", "scipy", "pandas", "torch", "transformers")})
@@ -236,14 +233,15 @@ def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, h
         entry.status, entry.reason = "incomplete", f"not submitted for suite {suite.name!r} (its `suites` field)"
         return entry, None
     merger = SandboxedMerger(suite, limits, hidden)
-    merged: dict[SubmittedMethod, tuple[Any, MergeCost, tuple[str, ...]]] = {}  # the current pair's merges
+    merged: dict[tuple[SubmittedMethod, tuple[str, ...]], Any] = {}  # one pair's merged weights at a time
+    measured: dict[tuple[SubmittedMethod, tuple[str, ...]], MergeCost] = {}  # the cost of every merge made
 
     def supply(candidate: SubmittedMethod, experts: tuple[str, ...]):
-        if merged and next(iter(merged.values()))[2] != experts:
-            merged.clear()
-        if candidate not in merged:
-            merged[candidate] = (*merger.merge(candidate, experts), experts)
-        return merged[candidate][0]
+        if (candidate, experts) not in merged:
+            if any(e != experts for _, e in merged):
+                merged.clear()
+            merged[(candidate, experts)], measured[(candidate, experts)] = merger.merge(candidate, experts)
+        return merged[(candidate, experts)]
 
     store, costs = runner.store, []
     try:
@@ -256,8 +254,9 @@ def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, h
             cost_key = _cost_key(suite, outcome.chosen, experts)
             cost = store.get(cost_key)
             if cost is None:
-                supply(outcome.chosen, experts)
-                cost = asdict(merged[outcome.chosen][1])
+                if (outcome.chosen, experts) not in measured:
+                    supply(outcome.chosen, experts)
+                cost = asdict(measured[(outcome.chosen, experts)])
                 store.put(cost_key, cost)
             costs.append(MergeCost(**cost))
     except SubmissionFailed as failure:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Literal
 
 from .manifest import MANIFEST_NAME
-from .results_suite import ResultSuite, is_result_suite, read_result_suite
+from .results_suite import (ResultSuite, fingerprint_paths, hidden_paths, is_result_suite, read_result_spec,
+                            read_result_suite)
 from .suite import Suite
 
 PACKAGE_DATA = Path(__file__).parent
@@ -42,13 +43,14 @@ class SuiteSpec:
         return Suite(self.root) if self.kind == "weights" else read_result_suite(self.root, with_results=with_results)
 
     def fingerprint_paths(self) -> list[Path]:
-        """The files whose bytes define the suite (a weight suite's manifest lists every file's sha256)."""
-        return [self.root / MANIFEST_NAME] if self.kind == "weights" else self.open(False).fingerprint_paths()
+        """The files whose bytes define the suite's numbers (a weight suite's manifest lists every
+        file's sha256; a result suite's two tables)."""
+        return [self.root / MANIFEST_NAME] if self.kind == "weights" else fingerprint_paths(self.root)
 
     def hidden_paths(self) -> list[Path]:
         """Files of the suite folder itself that submissions must not read (a weight suite's ground
         truth lives apart from it, see `benchmark.groundtruth.ground_truth_dir`)."""
-        return [] if self.kind == "weights" else self.open(False).hidden_paths()
+        return [] if self.kind == "weights" else hidden_paths(self.root, read_result_spec(self.root))
 
     @property
     def has_weights(self) -> bool:
@@ -61,7 +63,7 @@ def _spec_of(root: Path, bundled: bool) -> SuiteSpec | None:
         return SuiteSpec(suite.name, "weights", suite.version,
                          WEIGHT_SUITE_CITATION.format(name=suite.name, version=suite.version), suite.root, bundled)
     if is_result_suite(root):
-        spec = read_result_suite(root, with_results=False).spec
+        spec = read_result_spec(root)
         return SuiteSpec(spec.name, "results", spec.version, spec.citation, root.resolve(), bundled)
     return None
 
@@ -73,8 +75,19 @@ def bundled_suites() -> list[SuiteSpec]:
     return sorted((s for s in specs if s is not None), key=lambda s: s.name)
 
 
+def is_bundled(root: Path) -> bool:
+    """Whether a suite folder is one the package ships."""
+    return Path(root).resolve().parent in {base.resolve() for base in BUNDLED_ROOTS}
+
+
 def find_suite(name_or_path: str | Path) -> SuiteSpec:
-    """A bundled suite by name, or any suite folder by path."""
+    """A bundled suite by name, or any suite folder by path. A bare name means a bundled suite even
+    if a folder of that name sits in the current directory: write `./name` for the folder."""
+    text = str(name_or_path)
+    if "/" not in text and text not in (".", ".."):
+        for spec in bundled_suites():
+            if spec.name == text:
+                return spec
     path = Path(name_or_path)
     if path.is_dir():
         spec = _spec_of(path.resolve(), False)  # a broken manifest or suite.yaml raises its own error, naming the field
@@ -82,9 +95,6 @@ def find_suite(name_or_path: str | Path) -> SuiteSpec:
             raise SuiteNotFound(f"{path}: neither a {MANIFEST_NAME} (a suite with weights) nor a suite.yaml "
                                 "(a result suite, see benchmark/suite/external/FORMAT.md)")
         return spec
-    for spec in bundled_suites():
-        if spec.name == str(name_or_path):
-            return spec
     raise SuiteNotFound(f"no suite {str(name_or_path)!r}: bundled suites are "
                         f"{', '.join(s.name for s in bundled_suites())}; or pass the folder of a built suite "
                         "(`willitmerge suite build`) or of a result suite")

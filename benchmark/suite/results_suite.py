@@ -80,7 +80,7 @@ class ResultSuiteSpec(BaseModel):
             if required not in paths:
                 raise ValueError(f"files must list {required} (with its sha256 and bytes)")
         for h in self.hidden:
-            if not any(p == h or p.startswith(h + "/") for p in paths):
+            if not any(_is_hidden(p, [h]) for p in paths):
                 raise ValueError(f"hidden entry {h!r} is neither a listed file nor a folder holding one")
         if not _is_hidden(RESULTS_NAME, self.hidden):
             raise ValueError(f"hidden must include {RESULTS_NAME}, or submissions could read the targets")
@@ -169,12 +169,10 @@ class ResultSuite:
         return self._results.copy()
 
     def hidden_paths(self) -> list[Path]:
-        """Absolute paths a sandbox must hide (files or folders): the targets and their sources."""
-        return [self.root / h for h in self.spec.hidden]
+        return hidden_paths(self.root, self.spec)
 
     def fingerprint_paths(self) -> list[Path]:
-        """Every listed data file, sorted: what a cache key over this suite's data should hash."""
-        return sorted(self.root / f.path for f in self.spec.files)
+        return fingerprint_paths(self.root)
 
     def verify(self) -> list[str]:
         """Problems found, one sentence each; empty when every listed file matches its size and hash
@@ -202,6 +200,22 @@ def _read_spec(root: Path) -> ResultSuiteSpec:
                              for e in err.errors()[:5])
         raise ResultSuiteError(f"{path}: invalid ({problems}); fix these fields as "
                                f"benchmark/suite/external/FORMAT.md describes") from err
+
+
+def hidden_paths(root: Path, spec: ResultSuiteSpec) -> list[Path]:
+    """Absolute paths a sandbox must hide (files or folders): the targets and their sources."""
+    return [Path(root).resolve() / h for h in spec.hidden]
+
+
+def fingerprint_paths(root: Path) -> list[Path]:
+    """The two tables: every number a predictor reads or is scored against (editing the README or the
+    sources does not change a score, so it does not invalidate one)."""
+    return [Path(root).resolve() / PAIRS_NAME, Path(root).resolve() / RESULTS_NAME]
+
+
+def read_result_spec(root: Path) -> ResultSuiteSpec:
+    """Only `suite.yaml`, checked: enough to list and fingerprint a suite without reading its tables."""
+    return _read_spec(Path(root))
 
 
 def read_result_suite(root: Path, *, with_results: bool = True) -> ResultSuite:

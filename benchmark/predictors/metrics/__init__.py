@@ -1,9 +1,9 @@
 """The metric library: every pairwise metric of Demystifying Mergeability for causal LMs,
 plus kinship, sign agreement, task-vector norm, top singular value and base knowledge.
 
-`MetricLibrary(suite)` computes what belongs to one expert once (task vector, SVDs,
-activations, gradients, base knowledge) and each pair's metrics once, caching the latter
-on disk under a key of the suite's manifest hash.
+`MetricLibrary(suite, cache)` computes what belongs to one expert once (task vector, SVDs,
+activations, gradients, base knowledge) and each pair's metrics once, caching the latter on
+disk under a key of the suite, the pair and the code that computes them (`metric_code()`).
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ class MetricLibrary:
 
 
 def metric_code() -> str:
-    """The fingerprint of the code every pair metric runs (see `benchmark.provenance`)."""
-    return code_fingerprint(MetricLibrary, Suite.model, Suite.tokenizer, Suite.examples, *WEIGHT_LOADING)
+    """The fingerprint of the code every pair metric runs (see `benchmark.provenance`); the caching
+    around it (this function, the store) computes no number, so the trace stops there."""
+    return code_fingerprint(MetricLibrary, Suite.model, Suite.tokenizer, Suite.examples, *WEIGHT_LOADING,
+                            stop_at=(metric_code, JobStore, job_key))
 
 
 __all__ = ["DEMYSTIFYING_METRICS", "EXTRA_METRICS", "MetricLibrary", "metric_code"]

@@ -113,5 +113,7 @@ def kinship_metrics(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
 
 
 def expert_magnitudes(tv: TaskVector, svds) -> dict[str, float]:
-    """Per expert: ‖τ‖ and the mean top singular value of its matrices (Will-it-Merge's weak signals)."""
-    return {"norm": float(flat(tv).norm()), "top_singular_value": float(sum(s[0] for _, s, _ in svds.values()) / len(svds))}
+    """Per expert: ‖τ‖ and the mean top singular value of the matrices it changed (Will-it-Merge's weak
+    signals); 0 for an expert that changed no matrix."""
+    top = [float(s[0]) for _, s, _ in svds.values()]
+    return {"norm": float(flat(tv).norm()), "top_singular_value": sum(top) / len(top) if top else 0.0}
