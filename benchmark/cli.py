@@ -46,8 +46,10 @@ def suite_summary(suite) -> dict:
         "name": m.name,
         "version": m.version,
         "description": m.description,
-        "tasks": [{"id": t.id, "kind": t.kind, "base_test_accuracy": t.base_accuracy["test"], "sizes": t.sizes}
-                  for t in m.tasks],
+        "base": m.base_source.model_dump() if m.base_source else {"path": m.base},
+        "prompting": m.prompting.model_dump(),
+        "tasks": [{"id": t.id, "kind": t.kind, "base_test_accuracy": t.base_accuracy["test"], "sizes": t.sizes,
+                   "source": t.source, "licence": t.licence} for t in m.tasks],
         "experts": [{"id": e.id, "task": e.task, "recipe": e.recipe, "own_task_accuracy": e.accuracy[e.task]}
                     for e in m.experts],
         "pairs": {"count": len(m.pairs)},
@@ -83,6 +85,10 @@ def suite_info(name: str = typer.Argument("tiny", help=SUITE_HELP),
         print(json.dumps(summary, indent=1))
         return
     console.print(f"[bold]{suite.name}[/bold] v{suite.version}: {suite.manifest.description}")
+    if suite.manifest.base_source:
+        b = suite.manifest.base_source
+        console.print(f"base: {b.label} ({b.licence}), from PyPI {b.package}=={b.package_version}, dequantized into "
+                      f"the cache on first use (safetensors sha256 {b.safetensors_sha256[:12]}…)")
     tasks = Table("task", "kind", "base test acc", "train/dev/test")
     for t in summary["tasks"]:
         s = t["sizes"]
@@ -132,15 +138,22 @@ def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP)) -> None:
 
 @suite_app.command("build")
 def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(RECIPES)}"),
-                out: Path = typer.Option(..., "--out", help="folder to write the suite into (replaced if present)"),
+                out: Path = typer.Option(..., "--out", help="folder to write the suite into (a tiny-style build "
+                                         "replaces it; a pretrained-base build resumes in it)"),
                 quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Build a suite from its recipe (deterministic on one machine)."""
     from .suite.build import build_suite
+    from .suite.pretrained_build import build_pretrained_suite
+    from .suite.recipe import PretrainedSuiteRecipe
 
     if name not in RECIPES:
         console.print(f"[red]error:[/red] no recipe {name!r}; recipes: {', '.join(RECIPES)}")
         raise typer.Exit(2)
-    manifest = build_suite(RECIPES[name], out, show_progress=not quiet)
+    recipe = RECIPES[name]
+    if isinstance(recipe, PretrainedSuiteRecipe):
+        manifest = build_pretrained_suite(recipe, out, show_progress=not quiet)
+    else:
+        manifest = build_suite(recipe, out, show_progress=not quiet)
     console.print(f"built {manifest.name} v{manifest.version} into {out} in {manifest.build.wall_seconds:.0f} s "
                   f"({manifest.total_bytes / 1e6:.1f} MB)")
 
@@ -158,7 +171,7 @@ def groundtruth(
 ) -> None:
     """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
     from .evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings
-    from .groundtruth import DEFAULT_METHODS, compute_ground_truth, ground_truth_dir, signal_table
+    from .groundtruth import DEFAULT_METHODS, JOB_PACK, compute_ground_truth, ground_truth_dir, signal_table
     from .merging import get_method
     from .store import default_cache
 
@@ -175,8 +188,8 @@ def groundtruth(
     cache = cache or default_cache()
     target = out or ground_truth_dir(the_suite, cache)
     tables = compute_ground_truth(the_suite, chosen, EvalSettings(backend=backend, limit=limit), cache, target,
-                                  jobs=jobs)
-    signal = signal_table(tables["pairs"])
+                                  jobs=jobs, pack=target / JOB_PACK)
+    signal = signal_table(tables["pairs"], tables["tasks"], tables["models"])
     console.print(signal.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     console.print(f"wrote {target}")
 

@@ -45,7 +45,7 @@ def main() -> None:
         fresh = []
         with tempfile.TemporaryDirectory() as tmp:
             for i, (tasks, state) in enumerate(merges[: args.fresh_models]):
-                folder = save_merged(state, suite.root / suite.manifest.base, Path(tmp) / str(i))
+                folder = save_merged(state, suite.base_dir, Path(tmp) / str(i))
                 with Engine(suite, settings, model_dir=folder) as engine:
                     fresh.append(engine.evaluate(tasks))
         fresh_s = time.perf_counter() - started

@@ -21,7 +21,7 @@ def test_reused_engine_equals_fresh_engine(backend, micro_suite, tmp_path):
         base_again = engine.evaluate(tasks, micro_suite.base_state_dict())
     assert base_again == base_first
     for name in fresh_models:
-        folder = save_merged(models[name], micro_suite.root / micro_suite.manifest.base, tmp_path / name)
+        folder = save_merged(models[name], micro_suite.base_dir, tmp_path / name)
         with Engine(micro_suite, EvalSettings(backend=backend), model_dir=folder) as fresh:
             assert fresh.evaluate(tasks) == reused[name], f"{backend}: swapped {name} differs from a fresh engine"
     assert reused["merged"] != base_first, "the swap must change what the engine computes"
@@ -55,7 +55,7 @@ def test_the_suite_build_evaluator_and_lm_eval_agree_example_by_example(tiny_sui
             for split in ("test", "dev"):
                 scores = engine.evaluate(tasks, state or tiny_suite.base_state_dict(), split=split)
                 for task in tasks:
-                    flags = exact_match(model, tokenizer, tiny_suite.examples(task, split), m.recipe["max_new_tokens"])
+                    flags = exact_match(model, tokenizer, tiny_suite.examples(task, split), m.prompting)
                     assert list(scores[task].correct) == [int(f) for f in flags], f"{who} on {task} ({split})"
                     recorded = (m.task(task).base_accuracy[split] if who == "base" else
                                 m.expert(who).accuracy[task] if split == "test" else None)

@@ -105,8 +105,8 @@ def test_parameter_gradient_matches_the_training_loss(micro_suite):
 
     model, tok = micro_suite.model(), micro_suite.tokenizer()
     examples = micro_suite.examples("dbl", "train")[:10]
-    params, inputs = fn.gradients(model, tok, examples, 24)
-    ids, mask = encode(tok, examples, 24, answer_only=True)
+    params, inputs = fn.gradients(model, tok, examples, micro_suite.manifest.prompting, 24)
+    ids, mask = encode(tok, examples, micro_suite.manifest.prompting, answer_only=True, seq_len=24)
     grads = torch.autograd.grad(_loss(model, ids, mask), [p for _, p in sorted(model.named_parameters())])
     torch.testing.assert_close(params, torch.cat([g.reshape(-1).double() for g in grads]))
     assert inputs.shape == (micro_suite.config.hidden_size,)

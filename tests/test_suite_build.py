@@ -79,11 +79,12 @@ def test_truncated_lora_keeps_the_top_singular_directions(micro_suite, tmp_path)
     misses exactly the dropped singular values; at the trained rank nothing is lost."""
     from peft import get_peft_model
 
+    from benchmark.suite.recipe import LORA_TARGETS
     from benchmark.suite.training import lora_config, truncate_lora
 
     base = micro_suite.model()
     torch.manual_seed(0)
-    trained = get_peft_model(micro_suite.model(), lora_config(8))
+    trained = get_peft_model(micro_suite.model(), lora_config(8, LORA_TARGETS))
     with torch.no_grad():
         for name, p in trained.named_parameters():
             if "lora_B" in name:

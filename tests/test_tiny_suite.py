@@ -37,7 +37,9 @@ def test_loads_with_plain_transformers(tiny_suite):
     full = next(e for e in tiny_suite.manifest.experts if e.format == "full")
     expert = AutoModelForCausalLM.from_pretrained(str(tiny_suite.root / full.path))
     prompt, answer = tiny_suite.examples(full.task, "test")[0]
-    assert exact_match(expert, tok, [(prompt, answer)], 12) == exact_match(tiny_suite.model(tiny_suite.expert_state_dict(full.id)), tok, [(prompt, answer)], 12)
+    prompting = tiny_suite.manifest.prompting
+    assert exact_match(expert, tok, [(prompt, answer)], prompting) == exact_match(
+        tiny_suite.model(tiny_suite.expert_state_dict(full.id)), tok, [(prompt, answer)], prompting)
 
 
 def test_tokenizer_round_trips_and_adds_bos(tiny_suite):

@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from safetensors.torch import save
+from safetensors.torch import save_file
 
 from ..provenance import code_fingerprint, library_versions
 from ..suite import Suite
@@ -36,6 +36,8 @@ BACKENDS: tuple[Backend, ...] = ("vllm", "hf")
 # The faster backend on a 2-core CPU machine for the tiny suite, measured by
 # benchmarks/evaluation_speed.py (README: "Performance"); vLLM wins on GPUs and larger models.
 DEFAULT_BACKEND: Backend = "hf"
+# Prompts of the bundled suites are under 100 tokens; a long context only reserves KV cache.
+MAX_MODEL_LEN = 512
 
 
 @dataclass(frozen=True)
@@ -83,22 +85,27 @@ class Engine:
         task_dir = suite.lm_eval_task_dir(Path(self._tmp.name))
         self.task_manager = TaskManager(include_path=str(task_dir), include_defaults=False)
         self._tasks: dict[str, object] = {}
-        self.lm = self._create(model_dir or suite.root / suite.manifest.base)
+        # weights for a vLLM swap go through a file in memory-backed /dev/shm where there is one
+        shm = Path("/dev/shm")
+        self._swap_file = str((shm if shm.is_dir() else Path(self._tmp.name)) / f"willitmerge-swap-{os.getpid()}-"
+                              f"{id(self)}.safetensors")
+        self.lm = self._create(model_dir or suite.base_dir)
 
     def _create(self, model_dir: Path):
         tokenizer = str(self.suite.root / self.suite.manifest.tokenizer)
+        dtype = self.suite.manifest.prompting.dtype  # part of the suite, so the suite's sha256 keys it
         if self.settings.backend == "hf":
             from lm_eval.models.huggingface import HFLM
 
-            return HFLM(pretrained=str(model_dir), tokenizer=tokenizer, device="cpu", dtype="float32",
+            return HFLM(pretrained=str(model_dir), tokenizer=tokenizer, device="cpu", dtype=dtype,
                         batch_size=self.settings.batch_size)
         if self.settings.backend == "vllm":
             vllm_compat.install()
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
             from lm_eval.models.vllm_causallms import VLLM
 
-            return VLLM(pretrained=str(model_dir), tokenizer=tokenizer, dtype="float32",
-                        max_model_len=self.suite.config.max_position_embeddings,
+            return VLLM(pretrained=str(model_dir), tokenizer=tokenizer, dtype=dtype,
+                        max_model_len=min(self.suite.config.max_position_embeddings, MAX_MODEL_LEN),
                         batch_size=self.settings.batch_size, seed=self.settings.seed,
                         enforce_eager=self.settings.vllm_eager,
                         worker_extension_cls="benchmark.evaluation.worker_extension.WeightSwapExtension")
@@ -112,8 +119,13 @@ class Engine:
                 raise ValueError(f"state dict does not fit the suite's model: missing {missing}, unexpected {unexpected}")
             self.lm.model.tie_weights()
         else:
-            payload = save({k: v.contiguous() for k, v in state.items()})
-            self.lm.model.collective_rpc("swap_weights", args=(payload,))
+            # Cast here, as vLLM would on loading (round to nearest), to halve the bytes written in bf16.
+            dtype = getattr(torch, self.suite.manifest.prompting.dtype)
+            save_file({k: v.to(dtype).contiguous() for k, v in state.items()}, self._swap_file)
+            try:
+                self.lm.model.collective_rpc("swap_weights", args=(self._swap_file,))
+            finally:
+                os.unlink(self._swap_file)
             self.lm.model.reset_prefix_cache()
 
     def evaluate(self, tasks: list[str], state: StateDict | None = None,

@@ -1,18 +1,19 @@
 """A vLLM worker extension that swaps a live engine's weights for a merged model's.
 
 Loaded by name in vLLM's worker process (`LLM(worker_extension_cls=...)`) and called with
-`collective_rpc`. Weights travel as safetensors bytes, because tensors passed through the
-RPC arrive as nested lists.
+`collective_rpc`. Weights travel as a safetensors file in shared memory, named in the call:
+tensors passed through the RPC arrive as nested lists, and bytes passed through it cost
+seconds per swap for a 135M-parameter model.
 """
 
 from __future__ import annotations
 
-from safetensors.torch import load
+from safetensors.torch import load_file
 
 
 class WeightSwapExtension:
-    def swap_weights(self, payload: bytes) -> int:
-        tensors = load(payload)
+    def swap_weights(self, path: str) -> int:
+        tensors = load_file(path)
         self.reload_weights(weights_iterator=iter(tensors.items()))
         model = self.model_runner.get_model()
         # With tied embeddings the CPU backend keeps a separately pre-packed copy of the

@@ -59,7 +59,7 @@ def merge_experts(suite, method, expert_ids: list[str]) -> StateDict:
     if hasattr(method, "merge_folders"):
         with tempfile.TemporaryDirectory(prefix="willitmerge-experts-") as scratch:
             folders = [suite.expert_folder(e, Path(scratch)) for e in expert_ids]
-            return method.merge_folders(suite.root / suite.manifest.base, folders)
+            return method.merge_folders(suite.base_dir, folders)
     return merge(method, suite.base_tensors(), [suite.expert_tensors(e) for e in expert_ids],
                  suite_context(suite, expert_ids))
 

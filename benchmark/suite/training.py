@@ -15,8 +15,6 @@ from peft.tuners.lora import LoraLayer
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from .recipe import ExpertRecipe, ModelRecipe, PretrainRecipe
-
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 Progress = Callable[[int], None]
 
 
@@ -50,14 +48,15 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def _run(model, params, batches, lr: float, total: int, warmup: int, progress: Progress | None) -> float:
+def _run(model, params, batches, lr: float, total: int, warmup: int, progress: Progress | None,
+         loss_fn: Callable[..., torch.Tensor] = _loss) -> float:
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, total, warmup))
     model.train()
     loss_value = float("nan")
     for step in range(total):
         ids, mask = batches(step)
-        loss = _loss(model, ids, mask)
+        loss = loss_fn(model, ids, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -81,8 +80,8 @@ def pretrain(config: LlamaConfig, recipe: PretrainRecipe, ids: torch.Tensor, mas
     return model, loss
 
 
-def lora_config(rank: int) -> LoraConfig:
-    return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=LORA_TARGETS)
+def lora_config(rank: int, targets: tuple[str, ...]) -> LoraConfig:
+    return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=list(targets))
 
 
 def _fresh_copy(base: LlamaForCausalLM) -> LlamaForCausalLM:
@@ -101,7 +100,7 @@ def finetune(base: LlamaForCausalLM, recipe: ExpertRecipe, task: tuple[torch.Ten
     torch.manual_seed(recipe.seed)
     model = _fresh_copy(base)
     if recipe.method == "lora":
-        model = get_peft_model(model, lora_config(recipe.lora_rank))
+        model = get_peft_model(model, lora_config(recipe.lora_rank, recipe.lora_targets))
     params = [p for p in model.parameters() if p.requires_grad]
     gen = torch.Generator().manual_seed(recipe.seed)
     n_replay = round(recipe.replay * recipe.batch_size)
@@ -125,7 +124,7 @@ def truncate_lora(trained: PeftModel, base: LlamaForCausalLM, rank: int) -> Peft
     carry nearly all of them, so the adapter can ship at the narrow rank's size.
     """
     wide = {name: m for name, m in trained.named_modules() if isinstance(m, LoraLayer)}
-    narrow = get_peft_model(_fresh_copy(base), lora_config(rank))
+    narrow = get_peft_model(_fresh_copy(base), lora_config(rank, tuple(trained.peft_config["default"].target_modules)))
     for name, layer in narrow.named_modules():
         if not isinstance(layer, LoraLayer):
             continue
@@ -137,3 +136,35 @@ def truncate_lora(trained: PeftModel, base: LlamaForCausalLM, rank: int) -> Peft
         layer.lora_A["default"].weight.copy_((root[:, None] * vh[:rank]).float())
     narrow.eval()
     return narrow
+
+
+def _answer_loss_bf16(model: PeftModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Answer-token loss under bf16 autocast, projecting onto the vocabulary only where there is loss:
+    with a 49k vocabulary and short answers that projection is most of the work."""
+    llama = model.get_base_model()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = llama.model(input_ids=ids).last_hidden_state[:, :-1]
+        selected = mask[:, 1:]
+        logits = llama.lm_head(hidden[selected])
+    return torch.nn.functional.cross_entropy(logits.float(), ids[:, 1:][selected])
+
+
+def finetune_lora(base: LlamaForCausalLM, recipe: ExpertRecipe, task: tuple[torch.Tensor, torch.Tensor],
+                  progress: Progress | None = None) -> tuple[PeftModel, float]:
+    """A LoRA expert of a pretrained base: fp32 adapter weights, bf16 autocast, batches sampled with a
+    generator seeded by the recipe and cut to their longest row (rows are right-padded)."""
+    torch.manual_seed(recipe.seed)
+    model = get_peft_model(_fresh_copy(base), lora_config(recipe.lora_rank, recipe.lora_targets))
+    params = [p for p in model.parameters() if p.requires_grad]
+    gen = torch.Generator().manual_seed(recipe.seed)
+    ids, mask = task
+    lengths = mask.long().cumsum(1).argmax(1) + 1
+
+    def batches(_step: int):
+        rows = torch.randint(len(ids), (recipe.batch_size,), generator=gen)
+        width = int(lengths[rows].max())
+        return ids[rows, :width], mask[rows, :width]
+
+    loss = _run(model, params, batches, recipe.lr, recipe.steps, max(1, recipe.steps // 20), progress,
+                loss_fn=_answer_loss_bf16)
+    return model, loss

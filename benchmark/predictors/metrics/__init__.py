@@ -57,14 +57,14 @@ class MetricLibrary:
             tv = {k: state[k] - base[k] for k in base}
             svds = w.layer_svds(tv)
             model, tok = suite.model(state), suite.tokenizer()
-            seq_len, max_new = m.recipe["seq_len"], m.recipe["max_new_tokens"]
+            seq_len, prompting = m.recipe.get("seq_len"), m.prompting
             own = suite.examples(entry.task, "train")
-            grad_params, grad_inputs = fn.gradients(model, tok, own[:fn.GRADIENT_SAMPLES], seq_len)
+            grad_params, grad_inputs = fn.gradients(model, tok, own[:fn.GRADIENT_SAMPLES], prompting, seq_len)
             self._experts[expert_id] = {
                 "tv": tv, "flat": w.flat(tv), "svds": svds, "magnitudes": w.expert_magnitudes(tv, svds),
-                "activation": fn.mean_activation(model, tok, fn.calibration_set(suite), seq_len),
+                "activation": fn.mean_activation(model, tok, fn.calibration_set(suite), prompting, seq_len),
                 "grad_params": grad_params, "grad_inputs": grad_inputs,
-                "knowledge": fn.base_knowledge(self._base_model(), tok, own[:fn.KNOWLEDGE_SAMPLES], seq_len, max_new),
+                "knowledge": fn.base_knowledge(self._base_model(), tok, own[:fn.KNOWLEDGE_SAMPLES], prompting, seq_len),
             }
         return self._experts[expert_id]
 

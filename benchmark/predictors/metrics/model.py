@@ -24,16 +24,16 @@ def calibration_set(suite) -> list[tuple[str, str]]:
 
 
 @torch.no_grad()
-def mean_activation(model, tokenizer, examples, seq_len: int) -> torch.Tensor:
-    ids, mask = encode(tokenizer, examples, seq_len, answer_only=False)
+def mean_activation(model, tokenizer, examples, prompting, seq_len: int | None) -> torch.Tensor:
+    ids, mask = encode(tokenizer, examples, prompting, answer_only=False, seq_len=seq_len)
     real = ids != tokenizer.pad_token_id
     hidden = model(input_ids=ids, output_hidden_states=True).hidden_states[-1]
     return (hidden * real.unsqueeze(-1)).sum((0, 1)).double() / real.sum()
 
 
-def gradients(model, tokenizer, examples, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+def gradients(model, tokenizer, examples, prompting, seq_len: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """(parameter gradient, flattened; input-embedding gradient, averaged to one hidden vector)."""
-    ids, mask = encode(tokenizer, examples, seq_len, answer_only=True)
+    ids, mask = encode(tokenizer, examples, prompting, answer_only=True, seq_len=seq_len)
     model.zero_grad(set_to_none=True)
     embeds = model.get_input_embeddings()(ids)
     embeds.retain_grad()  # keep the lookup in the graph so the embedding matrix gets its input-side gradient
@@ -49,13 +49,13 @@ def gradients(model, tokenizer, examples, seq_len: int) -> tuple[torch.Tensor, t
 
 
 @torch.no_grad()
-def base_knowledge(base, tokenizer, examples, seq_len: int, max_new_tokens: int) -> dict[str, float]:
+def base_knowledge(base, tokenizer, examples, prompting, seq_len: int | None) -> dict[str, float]:
     """The base's accuracy on an expert's training data and its mean per-token answer log-likelihood."""
-    ids, mask = encode(tokenizer, examples, seq_len, answer_only=True)
+    ids, mask = encode(tokenizer, examples, prompting, answer_only=True, seq_len=seq_len)
     logp = torch.log_softmax(base(input_ids=ids).logits[:, :-1].double(), -1)
     token_logp = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
     per_example = token_logp.sum(1) / mask[:, 1:].sum(1)
-    correct = exact_match(base, tokenizer, examples, max_new_tokens)
+    correct = exact_match(base, tokenizer, examples, prompting)
     return {"accuracy": sum(correct) / len(correct), "loglik": float(per_example.mean())}
 
 
