@@ -43,12 +43,7 @@ class JobStore:
 
     def _pack_records(self) -> dict[str, dict[str, Any]]:
         if self._packed is None:
-            self._packed = {}
-            for pack in self.packs:
-                if pack.is_file():
-                    for line in pack.read_text().splitlines():
-                        row = json.loads(line)
-                        self._packed[row["key"]] = row["record"]
+            self._packed = read_packs(self.packs)
         return self._packed
 
     def _path(self, key: str) -> Path:
@@ -83,12 +78,40 @@ class JobStore:
         return sum(1 for _ in self.root.glob("*/*.json"))
 
 
-def write_pack(path: Path, stores: list[JobStore]) -> int:
-    """Write every record the stores used as one sorted JSON-lines file (byte-identical for the same records)."""
+def read_packs(packs: tuple[Path, ...]) -> dict[str, dict[str, Any]]:
+    """Key -> record of every pack that exists (a later pack wins on a repeated key)."""
+    records = {}
+    for pack in packs:
+        if pack.is_file():
+            for line in pack.read_text().splitlines():
+                row = json.loads(line)
+                records[row["key"]] = row["record"]
+    return records
+
+
+def write_pack(path: Path, stores: list[JobStore], skip: tuple[Path, ...] = ()) -> int:
+    """Write every record the stores used as one sorted JSON-lines file (byte-identical for the same
+    records), leaving out those already in the packs `skip` (committed elsewhere)."""
+    elsewhere = set(read_packs(skip))
     records = {}
     for store in stores:
-        for key in store.used:
+        for key in store.used - elsewhere:
             records[key] = store.get(key)
+    return _write_records(path, records)
+
+
+def pack_keys(path: Path, store: JobStore, keys: list[str]) -> int:
+    """Write the records of `keys` that the store holds (in its folder or its packs) as a pack: a
+    checkpoint of a long run that a fresh clone can resume from."""
+    records = {}
+    for key in keys:
+        record = store.get(key)
+        if record is not None:
+            records[key] = record
+    return _write_records(path, records)
+
+
+def _write_records(path: Path, records: dict[str, dict[str, Any]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps({"key": k, "record": records[k]}, sort_keys=True, separators=(",", ":")) + "\n"

@@ -92,9 +92,10 @@ def test_grid_covers_pairs_methods_and_denominators(micro_suite, micro_grid):
 
 
 def test_signal_table_reports_spread_and_noise(micro_grid):
-    sig = signal_table(micro_grid[2]["pairs"])
+    tables = micro_grid[2]
+    sig = signal_table(tables["pairs"], tables["tasks"], tables["models"])
     assert set(sig.method) == set(METHODS)
-    assert (sig.na_sd >= 0).all() and (sig.median_se > 0).all()
+    assert (sig.na_sd >= 0).all() and (sig.median_se > 0).all() and (sig.split_half <= 1).all()
 
 
 def test_killed_run_resumes_without_redoing_jobs(micro_suite, micro_grid_hf, tmp_path):
@@ -152,6 +153,6 @@ def test_download_fails_clearly_offline():
 @pytest.mark.parametrize("method", ["dare", "isoc", "task_arithmetic", "ties", "tsv", "weight_avg", "wim_weighted"])
 def test_bundled_ground_truth_carries_signal(method):
     """The suite contract of issue 3: SD of na >= 5x its median bootstrap SE and IQR >= 0.15."""
-    sig = signal_table(load_ground_truth("tiny")).set_index("method")
+    sig = signal_table(*(load_ground_truth("tiny", t) for t in ("pairs", "tasks", "models"))).set_index("method")
     row = sig.loc[method]
     assert row.na_sd >= 5 * row.median_se and row.na_iqr >= 0.15, row.to_dict()

@@ -21,19 +21,32 @@ from ..suite import Suite, load_suite
 from ..suite.registry import is_bundled
 
 BUNDLED_ROOT = Path(__file__).parent / "data"
-TABLES = ("pairs", "tasks", "models", "updates")
+TABLES = ("pairs", "tasks", "models", "groups", "updates")
 
 
 def write_dataset(out: Path, suite: Suite, settings: EvalSettings, tables: dict[str, pd.DataFrame]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.to_parquet(out / f"{name}.parquet", index=False)
+    m = suite.manifest
     meta = {"suite": suite.name, "suite_version": suite.version, "suite_sha256": suite.sha256,
-            "evaluation": settings.fingerprint(), "backend": settings.backend,
+            "evaluation": settings.fingerprint() | {"dtype": m.prompting.dtype, "merge_dtype": "float32"},
+            "backend": settings.backend,
+            "licence": _licence_note(suite),
             "methods": sorted(tables["pairs"].method.unique().tolist()), "rows": {k: len(v) for k, v in tables.items()}}
     (out / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    (out / "README.md").write_text(dataset_card(meta, signal_table(tables["pairs"])))
+    (out / "README.md").write_text(dataset_card(meta, signal_table(tables["pairs"], tables["tasks"], tables["models"])))
     return out
+
+
+def _licence_note(suite: Suite) -> str:
+    """The tables are MIT; what they were measured on keeps its own licence, named per source."""
+    m = suite.manifest
+    if m.base_source is None and all(t.source is None for t in m.tasks):
+        return "MIT. All data is synthetic; the models are those of the suite."
+    sources = sorted({f"{t.source} ({t.licence})" for t in m.tasks if t.source})
+    base = f"the base model is {m.base_source.label} ({m.base_source.licence}); " if m.base_source else ""
+    return f"The tables are MIT; {base}task data: {'; '.join(sources)}."
 
 
 COLUMNS = {
@@ -55,9 +68,15 @@ COLUMNS = {
               "correct": "per-example correctness (int8 list, test-split order) for new bootstraps"},
     "models": {"model, task": "`base` or an expert id, on every task",
                "accuracy, stderr, n, correct": "as in `tasks`"},
-    "updates": {"expert, task, method, n_pairs": "Will-it-Merge's per-update mergeability over an expert's pairs",
-                "s_acc": "S(Δi): mean accuracy of the merged models on the expert's own task",
-                "s_na": "the same, divided by the expert's own accuracy"},
+    "groups": {"group_id, method, group_size, experts": "a partner group (T experts of distinct tasks) merged "
+                                                          "together; 5 rounds, each a random partition of the experts",
+               "expert, task, accuracy, n, correct": "the merged group on one member's own task",
+               "expert_accuracy, params": "that member's own accuracy; the method parameters used"},
+    "updates": {"expert, task, method": "Will-it-Merge's per-update mergeability S(Δi)",
+                "partners_m, trials_n": "M partners per trial (T = M + 1 experts merged) and N trials",
+                "s_acc": "S(Δi): mean accuracy on the expert's own task of its N partner-group merges",
+                "s_na": "the same, each trial divided by the expert's own accuracy",
+                "n_pairs, s_acc_pair, s_na_pair": "the one-partner version: over all of the expert's pairs"},
 }
 
 
@@ -83,24 +102,47 @@ def dataset_card(meta: dict, signal: pd.DataFrame) -> str:
         lines += [f"### `{table}.parquet`", "", "| column | meaning |", "|---|---|"]
         lines += [f"| {c} | {m} |" for c, m in columns.items()] + [""]
     lines += ["## Signal per method", "",
-              "The spread of `na` across pairs against its bootstrap noise (a useful suite needs SD ≥ 5 × median SE "
-              "and IQR ≥ 0.15).", "",
-              "| method | pairs | mean na | SD | IQR | median SE | SD / SE |", "|---|---|---|---|---|---|---|"]
+              "The spread of `na` across pairs against its noise: a useful suite needs SD ≥ 4 × the median bootstrap "
+              "SE and a split-half reliability (even vs odd test examples, Spearman–Brown corrected) ≥ 0.9.", "",
+              "| method | pairs | mean na | SD | IQR | median SE | SD / SE | split-half |",
+              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r.method} | {r.pairs} | {r.na_mean:.3f} | {r.na_sd:.3f} | {r.na_iqr:.3f} | {r.median_se:.4f} | "
-              f"{r.sd_over_se:.1f} |" for r in signal.itertuples()]
-    lines += ["", "## Licence", "", "MIT. All data is synthetic; the models are those of the suite.", ""]
+              f"{r.sd_over_se:.1f} | {r.split_half:.3f} |" for r in signal.itertuples()]
+    lines += ["", "## Licence", "", meta["licence"], ""]
     return "\n".join(lines)
 
 
-def signal_table(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per method: does the spread of `na` across pairs stand far above its bootstrap noise?"""
+def split_half_na(tasks: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
+    """`na` of every (pair, method) recomputed on the even and on the odd test examples alone."""
+    expert_correct = {(r.model, r.task): np.asarray(r.correct, dtype=float) for r in models.itertuples()}
+    rows = []
+    for (pair_id, method), g in tasks.groupby(["pair_id", "method"], sort=True):
+        halves = []
+        for start in (0, 1):
+            ratios = []
+            for r in g.itertuples():
+                merged, expert = np.asarray(r.correct, dtype=float)[start::2], expert_correct[(r.expert, r.task)][start::2]
+                ratios.append(merged.mean() / expert.mean() if expert.mean() else np.nan)
+            halves.append(float(np.mean(ratios)))
+        rows.append({"pair_id": pair_id, "method": method, "na_even": halves[0], "na_odd": halves[1]})
+    return pd.DataFrame(rows)
+
+
+def signal_table(pairs: pd.DataFrame, tasks: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
+    """Per method: does the spread of `na` across pairs stand far above its noise? Bootstrap SE over test
+    examples, and split-half reliability: the correlation across pairs of `na` on even and on odd
+    examples, Spearman–Brown corrected to the full test set (2r / (1 + r))."""
+    halves = split_half_na(tasks, models)
     rows = []
     for method, g in pairs.groupby("method", sort=True):
         q1, q3 = np.percentile(g.na, [25, 75])
         sd, se = float(g.na.std(ddof=1)), float(g.na_se.median())
+        h = halves[halves.method == method].dropna()
+        r = float(np.corrcoef(h.na_even, h.na_odd)[0, 1]) if len(h) > 2 else float("nan")
+        reliability = 2 * r / (1 + r)
         rows.append({"method": method, "pairs": len(g), "na_mean": float(g.na.mean()), "na_sd": sd,
                      "na_iqr": float(q3 - q1), "median_se": se, "sd_over_se": sd / se if se else float("inf"),
-                     "carries_signal": bool(sd >= 5 * se and q3 - q1 >= 0.15)})
+                     "split_half": reliability, "carries_signal": bool(sd >= 4 * se and reliability >= 0.9)})
     return pd.DataFrame(rows)
 
 

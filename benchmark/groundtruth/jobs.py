@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from ..evaluation import EvalSettings
 from ..merging import merge_provenance
 from ..provenance import code_fingerprint
+from ..seeding import seeded_rng
 from ..store import job_key
 from ..suite import Suite
 from ..suite.suite import WEIGHT_LOADING
@@ -56,6 +57,43 @@ def key_of(job: Job, suite: Suite, settings: EvalSettings) -> str:
 def denominator_jobs(suite: Suite) -> list[Job]:
     tasks = tuple(t.id for t in suite.manifest.tasks)
     return [Job("base", (), tasks)] + [Job("expert", (e.id,), tasks) for e in suite.manifest.experts]
+
+
+# Will-it-Merge's per-update target S(Δi): each of N rounds merges every expert with M = T − 1
+# partners of other tasks. With 16 experts on 8 tasks, T = 4 splits each round into 4 groups,
+# so N = 5 rounds cost 20 merges per method and give every expert 5 trials.
+GROUP_SIZE = 4
+GROUP_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class PartnerGroup:
+    """Experts of distinct tasks merged together; each member's own-task accuracy is one trial of its S(Δi)."""
+
+    id: str
+    experts: tuple[str, ...]
+
+
+def partner_groups(suite: Suite, size: int = GROUP_SIZE, rounds: int = GROUP_ROUNDS) -> list[PartnerGroup]:
+    """Each round is a random partition of the experts (seeded by the suite's name and the round) into
+    groups of `size` experts with distinct tasks; experts left over when the count is not a multiple
+    of `size` sit the round out."""
+    experts = [e.id for e in suite.manifest.experts]
+    task = {e.id: e.task for e in suite.manifest.experts}
+    if len(set(task.values())) < size:
+        return []
+    groups = []
+    for n in range(rounds):
+        rng = seeded_rng("partner-groups", suite.name, n)
+        for _ in range(10_000):
+            order = [experts[i] for i in rng.permutation(len(experts))]
+            chunks = [tuple(order[i:i + size]) for i in range(0, len(order) - size + 1, size)]
+            if all(len({task[e] for e in c}) == size for c in chunks):
+                break
+        else:
+            raise RuntimeError(f"suite {suite.name!r}: found no partition into groups of {size} distinct tasks")
+        groups += [PartnerGroup(f"r{n}g{k}", tuple(sorted(c))) for k, c in enumerate(chunks)]
+    return groups
 
 
 def pair_tasks(suite: Suite, pair) -> tuple[str, str]:

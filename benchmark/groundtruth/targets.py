@@ -66,13 +66,13 @@ def pair_row(suite: Suite, outcome: MergeOutcome, denominators: dict[tuple[str, 
 
 
 def pair_table(suite: Suite, outcomes: list[MergeOutcome], denominators) -> pd.DataFrame:
-    return pd.DataFrame([pair_row(suite, o, denominators) for o in outcomes])
+    return pd.DataFrame([pair_row(suite, o, denominators) for o in outcomes if not o.group])
 
 
 def task_table(suite: Suite, outcomes: list[MergeOutcome], denominators) -> pd.DataFrame:
     """One row per (pair, method, task), with per-example correctness for new bootstraps."""
     rows = []
-    for o in outcomes:
+    for o in (o for o in outcomes if not o.group):
         pair = next(p for p in suite.manifest.pairs if p.id == o.pair_id)
         for side, expert, task in zip("ab", (pair.expert_a, pair.expert_b), pair_tasks(suite, pair)):
             s = o.scores[task]
@@ -94,15 +94,36 @@ def model_table(denominators) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def update_table(suite: Suite, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Will-it-Merge's S(Δi) with one partner per trial: over all of an expert's pairs, the
-    merged model's accuracy on the expert's own task (`s_acc`) and that over the expert's
-    own accuracy (`s_na`)."""
+def group_table(suite: Suite, outcomes: list[MergeOutcome], denominators) -> pd.DataFrame:
+    """One row per (partner group, method, member): the merged group's accuracy on the member's own task."""
+    rows = []
+    for o in (o for o in outcomes if o.group):
+        for expert in o.experts:
+            task = suite.manifest.expert(expert).task
+            s = o.scores[task]
+            rows.append({"group_id": o.pair_id, "method": method_label(o.method), "group_size": len(o.experts),
+                         "experts": ",".join(o.experts), "expert": expert, "task": task, "accuracy": s.accuracy,
+                         "n": s.n, "expert_accuracy": denominators[(expert,)][task].accuracy,
+                         "params": params_json(o.chosen), "correct": np.asarray(s.correct, dtype=np.int8)})
+    return pd.DataFrame(rows)
+
+
+def update_table(suite: Suite, pairs: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
+    """Will-it-Merge's S(Δi): the mean over an expert's N partner groups (M = T − 1 partners each) of
+    the merged model's accuracy on the expert's own task (`s_acc`), and of that over the expert's own
+    accuracy (`s_na`). The one-partner version over all of the expert's pairs is kept beside it
+    (`s_acc_pair`, `s_na_pair`)."""
     rows = []
     for method, group in pairs.groupby("method", sort=True):
+        trials = groups[groups.method == method] if len(groups) else groups
         for e in suite.manifest.experts:
             own = pd.concat([group.loc[group.expert_a == e.id, ["acc_a", "expert_acc_a"]].set_axis(["acc", "exp"], axis=1),
                              group.loc[group.expert_b == e.id, ["acc_b", "expert_acc_b"]].set_axis(["acc", "exp"], axis=1)])
-            rows.append({"expert": e.id, "task": e.task, "method": method, "n_pairs": len(own),
-                         "s_acc": float(own.acc.mean()), "s_na": float((own.acc / own.exp).mean())})
+            mine = trials[trials.expert == e.id] if len(trials) else trials
+            rows.append({"expert": e.id, "task": e.task, "method": method,
+                         "partners_m": int(mine.group_size.iloc[0]) - 1 if len(mine) else 0, "trials_n": len(mine),
+                         "s_acc": float(mine.accuracy.mean()) if len(mine) else float("nan"),
+                         "s_na": float((mine.accuracy / mine.expert_accuracy).mean()) if len(mine) else float("nan"),
+                         "n_pairs": len(own), "s_acc_pair": float(own.acc.mean()),
+                         "s_na_pair": float((own.acc / own.exp).mean())})
     return pd.DataFrame(rows)

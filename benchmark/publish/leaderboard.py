@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..evaluation import EvalSettings
-from ..groundtruth import resolve_ground_truth
+from ..groundtruth import JOB_PACK, ground_truth_dir, resolve_ground_truth
 from ..groundtruth.grid import GridRunner, count_jobs
 from ..merging import get_method
 from ..predictors.suites import load_prediction_suite
@@ -65,7 +65,9 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     cache = Path(cache or default_cache())
     settings = settings or EvalSettings()
     specs = sorted((find_suite(s) for s in suites) if suites else bundled_suites(), key=_suite_order)
-    store = JobStore(cache / "jobs", packs=(out / PACK,))
+    # the ground truth's own job packs hold most method-track evaluations; the leaderboard packs the rest
+    truth_packs = tuple(p for s in specs if s.has_weights and (p := ground_truth_dir(s.open(), cache) / JOB_PACK).is_file())
+    store = JobStore(cache / "jobs", packs=(out / PACK, *truth_packs))
     hidden = hidden_from_submissions(cache, specs) + [out]
     methods = sorted(discover(root / "submissions", "methods"), key=lambda f: (not _is_reference(f), f.name))
     predictors = discover(root / "submissions", "predictors")
@@ -109,7 +111,7 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     (out / "results.schema.json").write_text(schema_json())
     (out / "README.md").write_text(render_markdown(results))
     (out / "index.html").write_text(render_html(results))
-    write_pack(out / PACK, [store])
+    write_pack(out / PACK, [store], skip=truth_packs)
     return results
 
 
