@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.groundtruth.jobs import partner_groups
+
 REPO = Path(__file__).parents[1]
 RUN = """
 import sys
@@ -116,9 +118,11 @@ def test_editing_a_method_recomputes_its_rows_and_only_those(baseline, micro_sui
     computed, before, after = _edited_run(
         baseline, micro_suite, "edited-method", "merging/methods.py",
         "return self.alpha * torch.stack(deltas).sum(0)", "return 0.5 * self.alpha * torch.stack(deltas).sum(0)")
-    pairs = len(micro_suite.manifest.pairs)
+    # partner groups drawn twice in different rounds are one job
+    pairs, groups = len(micro_suite.manifest.pairs), len({g.experts for g in partner_groups(micro_suite)})
     print("recomputed after editing task_arithmetic:", json.dumps({k: len(v) for k, v in computed.items()}))
-    assert computed["evaluations"] == [("merge", "task_arithmetic")] * pairs
+    # the ground truth's pairs and partner groups (S(Δi)); the leaderboard's method track merges pairs only
+    assert computed["evaluations"] == [("merge", "task_arithmetic")] * (pairs + groups) and groups > 0
     assert len(computed["costs"]) == pairs
     # the edited method's ground truth moved, so the predictor entries on micro (scored against it) rerun;
     # the published suite's do not, and no metric is recomputed

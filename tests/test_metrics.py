@@ -94,7 +94,7 @@ def test_base_knowledge_of_a_model_that_knows_nothing(micro_suite):
     """All-zero weights give uniform next-token probabilities: log-likelihood -log(V) and no answer."""
     model = micro_suite.model({k: torch.zeros_like(v) for k, v in micro_suite.base_state_dict().items()})
     examples = micro_suite.examples("cap", "train")[:8]
-    known = fn.base_knowledge(model, micro_suite.tokenizer(), examples, 24, 12)
+    known = fn.base_knowledge(model, micro_suite.tokenizer(), examples, micro_suite.manifest.prompting, 24)
     assert known["accuracy"] == 0.0
     assert known["loglik"] == pytest.approx(-math.log(micro_suite.config.vocab_size))
 

@@ -76,11 +76,13 @@ class PartnerGroup:
 
 def partner_groups(suite: Suite, size: int = GROUP_SIZE, rounds: int = GROUP_ROUNDS) -> list[PartnerGroup]:
     """Each round is a random partition of the experts (seeded by the suite's name and the round) into
-    groups of `size` experts with distinct tasks; experts left over when the count is not a multiple
-    of `size` sit the round out."""
+    groups of `size` experts with distinct tasks (fewer when the suite has fewer tasks, never under 3:
+    T = 2 is the pair table); experts left over when the count is not a multiple of the size sit the
+    round out."""
     experts = [e.id for e in suite.manifest.experts]
     task = {e.id: e.task for e in suite.manifest.experts}
-    if len(set(task.values())) < size:
+    size = min(size, len(set(task.values())))
+    if size < 3:
         return []
     groups = []
     for n in range(rounds):
