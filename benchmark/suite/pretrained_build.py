@@ -14,6 +14,7 @@ import itertools
 import json
 import platform
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -111,6 +112,9 @@ def build_pretrained_suite(recipe: PretrainedSuiteRecipe, out: Path, cache: Path
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf_path(recipe.base).parent),
                                                            gguf_file=recipe.base.gguf_file)
     tokenizer.save_pretrained(str(root / "tokenizer"))
+    # vLLM reads a model config from the tokenizer's folder too (to choose the tokenizer class) and logs
+    # an ERROR with timed retries when there is none: give it the base's.
+    shutil.copyfile(base_dir / "config.json", root / "tokenizer" / "config.json")
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(root / "tokenizer"))
     base = transformers.LlamaForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32).eval()
 
