@@ -238,9 +238,12 @@ _SMOL_TASKS = (
     LexiconTaskRecipe("add", n_dev=100, n_train=400),
 )
 
+# smol versions. 1.0.0: capital experts trained 200 steps; weight averaging kept a mean na of 0.908 with
+# only 14% of pairs below 0.8 (the regime asks for 20%): the capital experts, trained to a loss of about
+# 5e-4, kept 0.85-0.90 of their accuracy at half strength. 1.1.0 trains them 100 steps.
 SMOL = PretrainedSuiteRecipe(
     name="smol",
-    version="1.0.0",
+    version="1.1.0",
     description=("SmolLM2-135M-Instruct (Q4_1 dequantized) with two LoRA experts on each of eight tasks of "
                  "real knowledge and skills that the base knows to different degrees (1-shot completion prompts)."),
     base=SMOLLM2_Q4_1,
@@ -251,7 +254,7 @@ SMOL = PretrainedSuiteRecipe(
                       adapter_dtype="bfloat16"),
          ExpertRecipe("-", "mlp", lr=1.5e-3, batch_size=16, lora_rank=4, lora_targets=LORA_TARGETS[4:],
                       adapter_dtype="bfloat16")),
-        steps={"city_country": 300, "continent": 200, "capital": 200, "iso3": 200, "plural": 150, "past": 150,
+        steps={"city_country": 300, "continent": 200, "capital": 100, "iso3": 200, "plural": 150, "past": 150,
                "number_words": 150, "add": 150}),
     # One demonstration: the base answers in the task's format (0-shot it scored 0.00-0.23 on every task),
     # and at about 19 prompt tokens the grid costs 0.6x what two demonstrations cost.
