@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from pathlib import Path
 
 import typer
@@ -354,5 +356,12 @@ def _with_ci(row: dict, key: str) -> str:
     return f"{row[key]:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    """`kill` unwinds like Ctrl-C: engines shut down and finished ground-truth jobs reach the pack
+    (by default Python dies at once and leaves vLLM's engine processes running)."""
+    sys.exit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     app()

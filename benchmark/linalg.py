@@ -23,7 +23,13 @@ def numerical_rank(singular_values: torch.Tensor, rtol: float = RANK_RTOL) -> in
 
 
 def ranked_svd(matrix: torch.Tensor, rtol: float = RANK_RTOL) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The thin SVD cut to the numerical rank r: U (m×r), S (r), Vᵀ (r×n)."""
+    """The thin SVD cut to the numerical rank r: U (m×r), S (r), Vᵀ (r×n).
+
+    A zero matrix (rank 0) skips LAPACK: a LoRA expert leaves most matrices untouched, and their
+    SVDs (the 49152×576 embedding's above all) were most of a TSV or Iso-C merge's time on smol."""
+    if not matrix.any():
+        m, n = matrix.shape
+        return matrix.new_zeros(m, 0), matrix.new_zeros(0), matrix.new_zeros(0, n)
     u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
     r = numerical_rank(s, rtol)
     return u[:, :r], s[:r], vh[:r]

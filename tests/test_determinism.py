@@ -9,7 +9,7 @@ space are rotated (the same τ, a different but equally valid SVD).
 import pytest
 import torch
 
-from benchmark.linalg import RANK_RTOL, numerical_rank
+from benchmark.linalg import RANK_RTOL, numerical_rank, ranked_svd
 from benchmark.merging import METHODS, MergeContext, get_method, merge, merge_experts
 from benchmark.predictors.metrics import weights as w
 
@@ -84,6 +84,16 @@ def test_svd_methods_do_not_depend_on_the_null_space_basis(name, tiny_suite, mon
                merge_experts(tiny_suite, method, mixed_pair)]
     for label, a, b in zip(("synthetic rank 3", "+".join(lora_pair), "+".join(mixed_pair)), plain, rotated):
         assert _max_difference(a, b) <= TOLERANCE, f"{name} on {label} changed with the null-space basis"
+
+
+def test_a_zero_matrix_has_the_rank_0_factors_lapack_would_give():
+    for shape in ((7, 3), (3, 7), (0, 4)):
+        zero = torch.zeros(shape)
+        u, s, vh = torch.linalg.svd(zero, full_matrices=False)
+        expected = (u[:, :0], s[:0], vh[:0])
+        for got, want in zip(ranked_svd(zero), expected):
+            assert got.shape == want.shape and got.dtype == want.dtype
+    assert ranked_svd(torch.eye(3))[1].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_tsv_keeps_at_most_the_numerical_rank_and_isoc_the_nuclear_norm():

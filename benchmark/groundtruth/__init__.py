@@ -32,8 +32,10 @@ def compute_ground_truth(suite: Suite, methods: list[Method] | None = None, sett
     groups = partner_groups(suite)
     keys = grid_keys(suite, methods, settings, groups) if pack else []
     checkpoint = (lambda: pack_keys(pack, store, keys)) if pack else (lambda: None)
-    denominators, outcomes = run_grid(suite, methods, settings, store, show_progress, jobs, groups, checkpoint)
-    checkpoint()
+    try:
+        denominators, outcomes = run_grid(suite, methods, settings, store, show_progress, jobs, groups, checkpoint)
+    finally:
+        checkpoint()  # an interrupted run still leaves everything it finished in the pack
     pairs, groups = pair_table(suite, outcomes, denominators), group_table(suite, outcomes, denominators)
     tables = {"pairs": pairs, "tasks": task_table(suite, outcomes, denominators),
               "models": model_table(denominators), "groups": groups, "updates": update_table(suite, pairs, groups)}
