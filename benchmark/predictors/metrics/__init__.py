@@ -9,7 +9,13 @@ disk under a key of the suite, the pair and the code that computes them (`metric
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from ...provenance import code_fingerprint, library_versions
 from ...store import JobStore, job_key
@@ -41,6 +47,17 @@ class MetricLibrary:
         self.store = JobStore(Path(cache) / "metrics")
         self._experts: dict[str, dict] = {}
         self._base = None
+        self._spill_dir: Path | None = None
+
+    def _spill(self, name: str, vector: torch.Tensor) -> torch.Tensor:
+        """`vector` moved to a memory-mapped file: an expert's float64 task vector and gradient are
+        2 GB on a 135M model, and keeping all 16 of smol's in RAM needs 43 GB. The numbers are unchanged."""
+        if self._spill_dir is None:
+            self._spill_dir = Path(tempfile.mkdtemp(prefix="features-", dir=self.store.root))
+            weakref.finalize(self, shutil.rmtree, self._spill_dir, True)
+        path = self._spill_dir / f"{name}.npy"
+        np.save(path, vector.numpy())
+        return torch.from_numpy(np.load(path, mmap_mode="c"))
 
     def _base_model(self):
         if self._base is None:
@@ -56,14 +73,16 @@ class MetricLibrary:
             state = suite.expert_state_dict(expert_id)
             tv = {k: state[k] - base[k] for k in base}
             svds = w.layer_svds(tv)
+            magnitudes, flat = w.expert_magnitudes(tv, svds), self._spill(f"{expert_id}-tv", w.flat(tv))
+            tv = w.unflat(flat, tv)  # float64 views of the spilled vector (every metric reads τ in float64)
             model, tok = suite.model(state), suite.tokenizer()
             seq_len, prompting = m.recipe.get("seq_len"), m.prompting
             own = suite.examples(entry.task, "train")
             grad_params, grad_inputs = fn.gradients(model, tok, own[:fn.GRADIENT_SAMPLES], prompting, seq_len)
             self._experts[expert_id] = {
-                "tv": tv, "flat": w.flat(tv), "svds": svds, "magnitudes": w.expert_magnitudes(tv, svds),
+                "tv": tv, "flat": flat, "svds": svds, "magnitudes": magnitudes,
                 "activation": fn.mean_activation(model, tok, fn.calibration_set(suite), prompting, seq_len),
-                "grad_params": grad_params, "grad_inputs": grad_inputs,
+                "grad_params": self._spill(f"{expert_id}-grad", grad_params), "grad_inputs": grad_inputs,
                 "knowledge": fn.base_knowledge(self._base_model(), tok, own[:fn.KNOWLEDGE_SAMPLES], prompting, seq_len),
             }
         return self._experts[expert_id]

@@ -25,6 +25,16 @@ def flat(tv: TaskVector) -> torch.Tensor:
     return torch.cat([tv[k].reshape(-1).to(torch.float64) for k in sorted(tv)])
 
 
+def unflat(vector: torch.Tensor, like: TaskVector) -> TaskVector:
+    """The tensors of `like` as views of `vector` (laid out as `flat(like)`), in `vector`'s dtype."""
+    out, offset = {}, 0
+    for k in sorted(like):
+        n = like[k].numel()
+        out[k] = vector[offset:offset + n].view(like[k].shape)
+        offset += n
+    return out
+
+
 def task_vector_metrics(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
     """Cosine, L2 distance, dot product, angle in degrees, magnitude ratio min/max."""
     na, nb = a.norm(), b.norm()
