@@ -10,6 +10,8 @@ full fine-tune there (9e-5 of the largest).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 RANK_RTOL = 1e-5
@@ -22,6 +24,19 @@ def numerical_rank(singular_values: torch.Tensor, rtol: float = RANK_RTOL) -> in
     return int((singular_values > rtol * singular_values[0]).sum())
 
 
+@contextmanager
+def one_thread():
+    """LAPACK's SVD (and a GEMM after it) differs in the last bits between thread counts (2e-6 in a
+    TSV merge of tiny's full fine-tune), enough to flip a greedy answer: the grid's workers, its main
+    process and the sandbox ran it at 1, 2 and 1 threads. One thread everywhere makes it bit-identical."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def ranked_svd(matrix: torch.Tensor, rtol: float = RANK_RTOL) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The thin SVD cut to the numerical rank r: U (m×r), S (r), Vᵀ (r×n).
 
@@ -30,7 +45,8 @@ def ranked_svd(matrix: torch.Tensor, rtol: float = RANK_RTOL) -> tuple[torch.Ten
     if not matrix.any():
         m, n = matrix.shape
         return matrix.new_zeros(m, 0), matrix.new_zeros(0), matrix.new_zeros(0, n)
-    u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+    with one_thread():
+        u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
     r = numerical_rank(s, rtol)
     return u[:, :r], s[:r], vh[:r]
 

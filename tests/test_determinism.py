@@ -24,18 +24,20 @@ def restore_threads():
     torch.set_num_threads(before)
 
 
-def _pair(suite, kinds: tuple[str, str]) -> list[str]:
-    """Two experts of different tasks with the given formats."""
-    first = next(e for e in suite.manifest.experts if e.format == kinds[0])
-    second = next(e for e in suite.manifest.experts if e.format == kinds[1] and e.task != first.task)
-    return [first.id, second.id]
+def _pair(suite, kinds: tuple[str, ...]) -> list[str]:
+    """Experts of distinct tasks with the given formats (two, or a partner group's four)."""
+    chosen = []
+    for kind in kinds:
+        chosen.append(next(e for e in suite.manifest.experts
+                           if e.format == kind and e.task not in {c.task for c in chosen}))
+    return [e.id for e in chosen]
 
 
 def _max_difference(a: dict, b: dict) -> float:
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
-@pytest.mark.parametrize("kinds", [("lora", "lora"), ("lora", "full"), ("full", "full")])
+@pytest.mark.parametrize("kinds", [("lora", "lora"), ("lora", "full"), ("full", "full"), ("full", "lora", "lora", "lora")])
 def test_every_method_gives_the_same_weights_with_1_2_and_4_threads(tiny_suite, kinds, restore_threads):
     experts = _pair(tiny_suite, kinds)
     for name in sorted(METHODS):
@@ -44,7 +46,8 @@ def test_every_method_gives_the_same_weights_with_1_2_and_4_threads(tiny_suite, 
             torch.set_num_threads(threads)
             merged.append(merge_experts(tiny_suite, get_method(name), experts))
         gaps = [_max_difference(merged[0], other) for other in merged[1:]]
-        assert max(gaps) <= TOLERANCE, f"{name} on {'+'.join(experts)}: max abs difference {gaps} across {THREADS} threads"
+        # bit-identical, not close: 2e-6 in a TSV merge flipped a greedy answer of tiny's ground truth
+        assert max(gaps) == 0, f"{name} on {'+'.join(experts)}: max abs difference {gaps} across {THREADS} threads"
 
 
 def rotated_null_space_svd(svd, seed: int = 0):

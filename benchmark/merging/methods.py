@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..linalg import polar_factor, ranked_svd
+from ..linalg import one_thread, polar_factor, ranked_svd
 from ..seeding import text_seed
 from .registry import MergeContext, MergeMethod, register
 
@@ -113,8 +113,9 @@ class TaskSingularVectors(MergeMethod):
         s_all = torch.cat(ss)
         if s_all.numel() == 0:
             return torch.zeros_like(base)
-        u_perp, v_perp = polar_factor(torch.cat(us, 1)), polar_factor(torch.cat(vs, 1))
-        return self.alpha * (u_perp * s_all) @ v_perp.T
+        with one_thread():  # the products too: bit-identical at any thread count
+            u_perp, v_perp = polar_factor(torch.cat(us, 1)), polar_factor(torch.cat(vs, 1))
+            return self.alpha * (u_perp * s_all) @ v_perp.T
 
 
 @register
@@ -134,7 +135,8 @@ class IsoC(MergeMethod):
         u, s, vh = ranked_svd(total)
         if s.numel() == 0:
             return torch.zeros_like(base)
-        return self.alpha * s.mean() * (u @ vh)
+        with one_thread():  # the product too: bit-identical at any thread count
+            return self.alpha * s.mean() * (u @ vh)
 
 
 @register
