@@ -156,3 +156,25 @@ def test_bundled_ground_truth_carries_signal(method):
     sig = signal_table(*(load_ground_truth("tiny", t) for t in ("pairs", "tasks", "models"))).set_index("method")
     row = sig.loc[method]
     assert row.na_sd >= 5 * row.median_se and row.na_iqr >= 0.15, row.to_dict()
+
+
+def test_sigterm_on_the_cli_writes_the_finished_jobs_to_the_pack(micro_suite, tmp_path):
+    """`kill` unwinds `willitmerge groundtruth` like Ctrl-C: it exits 143 and its pack already holds
+    every job it finished (a fresh clone resumes from the pack, not from this machine's cache)."""
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    willitmerge = os.path.join(os.path.dirname(sys.executable), "willitmerge")
+    proc = subprocess.Popen([willitmerge, "groundtruth", "--suite", str(micro_suite.root), "--backend", "hf",
+                             "--methods", "weight_avg", "--cache", str(cache), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = JobStore(cache / "jobs")
+    deadline = time.time() + 300
+    while len(store) < 6 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed; lower the threshold"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr.decode()[-2000:]
+    assert "Traceback" not in stderr.decode()
+    finished = {p.stem for p in (cache / "jobs").glob("*/*.json")}
+    packed = {json.loads(line)["key"] for line in (out / "jobs.jsonl").read_text().splitlines()}
+    assert len(finished) >= 6 and packed == finished
