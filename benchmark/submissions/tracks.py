@@ -38,7 +38,7 @@ from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, fol
 REFERENCE_METHOD = "weight_avg"
 # A method's seconds per merge and peak memory come from this many pairs, spread evenly over the
 # manifest: merging every pair again in the sandbox only to time it would cost more than the grid
-# on a real model (112 sandboxed merges per method on smol), and the cost barely varies by pair.
+# on a real model (112 sandboxed merges per method on smol).
 COST_PAIRS = 10
 SCATTER_METHOD = "weight_avg"
 
