@@ -89,11 +89,12 @@ def read_packs(packs: tuple[Path, ...]) -> dict[str, dict[str, Any]]:
     return records
 
 
-def write_pack(path: Path, stores: list[JobStore], skip: tuple[Path, ...] = ()) -> int:
+def write_pack(path: Path, stores: list[JobStore], skip: tuple[Path, ...] = (), keep: tuple[Path, ...] = ()) -> int:
     """Write every record the stores used as one sorted JSON-lines file (byte-identical for the same
-    records), leaving out those already in the packs `skip` (committed elsewhere)."""
+    records), leaving out those already in the packs `skip` (committed elsewhere). Records of the packs
+    `keep` stay even if unused: a checkpoint of an unfinished run must not drop what it has not reached yet."""
     elsewhere = set(read_packs(skip))
-    records = {}
+    records = {k: v for k, v in read_packs(keep).items() if k not in elsewhere}
     for store in stores:
         for key in store.used - elsewhere:
             records[key] = store.get(key)

@@ -178,3 +178,22 @@ def test_sigterm_on_the_cli_writes_the_finished_jobs_to_the_pack(micro_suite, tm
     finished = {p.stem for p in (cache / "jobs").glob("*/*.json")}
     packed = {json.loads(line)["key"] for line in (out / "jobs.jsonl").read_text().splitlines()}
     assert len(finished) >= 6 and packed == finished
+
+
+def test_a_checkpoint_pack_keeps_records_the_run_has_not_reached(tmp_path):
+    """The leaderboard's periodic pack (`keep`) must not drop committed records a stopped run never read;
+    its final pack holds exactly what the run used."""
+    from benchmark.store import read_packs, write_pack
+
+    pack = tmp_path / "records.jsonl"
+    first = JobStore(tmp_path / "a")
+    for key in ("k1", "k2"):
+        first.put(key, {"value": key})
+    write_pack(pack, [first])
+    resumed = JobStore(tmp_path / "b", packs=(pack,))
+    assert resumed.get("k1") == {"value": "k1"}
+    resumed.put("k3", {"value": "k3"})
+    write_pack(pack, [resumed], keep=(pack,))
+    assert sorted(read_packs((pack,))) == ["k1", "k2", "k3"]
+    write_pack(pack, [resumed])
+    assert sorted(read_packs((pack,))) == ["k1", "k3"]

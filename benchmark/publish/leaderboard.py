@@ -4,19 +4,21 @@ Method submissions run first on every suite with weights (weight averaging befor
 the others' reference), through the ground truth's own grid on one evaluation engine per suite;
 predictor submissions then run on every suite.
 Every record the run used is packed into `leaderboard/cache/records.jsonl`, which is
-committed, so a fresh clone recomputes only what changed.
+committed, so a fresh clone recomputes only what changed; a long run also writes it every few
+minutes and when stopped, so it resumes from the committed pack.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..evaluation import EvalSettings
 from ..groundtruth import JOB_PACK, ground_truth_dir, resolve_ground_truth
-from ..groundtruth.grid import GridRunner, count_jobs
+from ..groundtruth.grid import CHECKPOINT_SECONDS, GridRunner, count_jobs
 from ..merging import get_method
 from ..predictors.suites import load_prediction_suite
 from ..sandbox import Limits, isolation
@@ -74,37 +76,52 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     weight_suites = [s for s in specs if s.has_weights]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     boards = []
-    with Progress(*columns, disable=not show_progress) as bar:
-        total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f)]) for s in weight_suites for f in methods
-                    if _declares(f, s)) + len(predictors) * len(specs)
-        job = bar.add_task("leaderboard", total=total)
-        for spec in weight_suites:
-            suite = spec.open()
-            runner = GridRunner(suite, settings, store)
-            try:
-                entries, reference = [], None
-                for folder in methods:
-                    bar.update(job, description=f"method {folder.name} on {spec.name}")
-                    entry, rows = run_method(folder, suite, runner, limits, hidden, reference,
-                                             advance=lambda _: bar.advance(job))
-                    if reference is None and rows is not None and _is_reference(folder):
-                        reference = rows
-                    entries.append(entry)
-            finally:
-                runner.close()
-            boards.append(board("methods", spec.name, spec.version, entries))
-        for spec in specs:
-            truth = functools.cache(lambda s=spec: load_prediction_suite(s.root, cache, show_progress=False))
-            missing = _missing_ground_truth(spec, cache)
-            entries = []
-            for folder in predictors:
-                bar.update(job, description=f"predictor {folder.name} on {spec.name}")
-                if missing:
-                    entries.append(Entry("predictors", spec.name, folder.name, {}, "incomplete", missing))
-                else:
-                    entries.append(run_predictor(folder, spec, truth, store, limits, hidden, cache))
-                bar.advance(job)
-            boards.append(board("predictors", spec.name, spec.version, entries))
+    # a long run (smol's method track takes about an hour) leaves what it finished in the pack every few
+    # minutes and when it is stopped, so a fresh clone resumes it from the committed pack
+    checkpoint = functools.partial(write_pack, out / PACK, [store], skip=truth_packs, keep=(out / PACK,))
+    last_checkpoint = time.monotonic()
+
+    def advance(_=None):
+        nonlocal last_checkpoint
+        bar.advance(job)
+        if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
+            checkpoint()
+            last_checkpoint = time.monotonic()
+
+    try:
+        with Progress(*columns, disable=not show_progress) as bar:
+            total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f)]) for s in weight_suites for f in methods
+                        if _declares(f, s)) + len(predictors) * len(specs)
+            job = bar.add_task("leaderboard", total=total)
+            for spec in weight_suites:
+                suite = spec.open()
+                runner = GridRunner(suite, settings, store)
+                try:
+                    entries, reference = [], None
+                    for folder in methods:
+                        bar.update(job, description=f"method {folder.name} on {spec.name}")
+                        entry, rows = run_method(folder, suite, runner, limits, hidden, reference, advance=advance)
+                        if reference is None and rows is not None and _is_reference(folder):
+                            reference = rows
+                        entries.append(entry)
+                finally:
+                    runner.close()
+                boards.append(board("methods", spec.name, spec.version, entries))
+            for spec in specs:
+                truth = functools.cache(lambda s=spec: load_prediction_suite(s.root, cache, show_progress=False))
+                missing = _missing_ground_truth(spec, cache)
+                entries = []
+                for folder in predictors:
+                    bar.update(job, description=f"predictor {folder.name} on {spec.name}")
+                    if missing:
+                        entries.append(Entry("predictors", spec.name, folder.name, {}, "incomplete", missing))
+                    else:
+                        entries.append(run_predictor(folder, spec, truth, store, limits, hidden, cache))
+                    advance()
+                boards.append(board("predictors", spec.name, spec.version, entries))
+    except BaseException:
+        checkpoint()  # stopped by Ctrl-C, SIGTERM or an error: keep what finished
+        raise
     results = Results(evaluation=settings.fingerprint(), sandbox=isolation().describe(), boards=boards)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps(results))
