@@ -1,6 +1,7 @@
 """Each pairwise metric on hand-built tensors with a known answer."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -110,3 +111,20 @@ def test_parameter_gradient_matches_the_training_loss(micro_suite):
     grads = torch.autograd.grad(_loss(model, ids, mask), [p for _, p in sorted(model.named_parameters())])
     torch.testing.assert_close(params, torch.cat([g.reshape(-1).double() for g in grads]))
     assert inputs.shape == (micro_suite.config.hidden_size,)
+
+
+def test_spilled_features_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    import subprocess
+
+    from benchmark.predictors.metrics import _fresh_spill_dir
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = tmp_path / f"features-{gone.pid}-abc"
+    stale.mkdir()
+    (stale / "e-tv.npy").write_bytes(b"x")
+    live = tmp_path / f"features-{os.getpid()}-def"
+    live.mkdir()
+    fresh = _fresh_spill_dir(tmp_path)
+    assert not stale.exists() and live.exists()
+    assert fresh.name.startswith(f"features-{os.getpid()}-")

@@ -9,6 +9,7 @@ disk under a key of the suite, the pair and the code that computes them (`metric
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import weakref
@@ -53,7 +54,7 @@ class MetricLibrary:
         """`vector` moved to a memory-mapped file: an expert's float64 task vector and gradient are
         2 GB on a 135M model, and keeping all 16 of smol's in RAM needs 43 GB. The numbers are unchanged."""
         if self._spill_dir is None:
-            self._spill_dir = Path(tempfile.mkdtemp(prefix="features-", dir=self.store.root))
+            self._spill_dir = _fresh_spill_dir(self.store.root)
             weakref.finalize(self, shutil.rmtree, self._spill_dir, True)
         path = self._spill_dir / f"{name}.npy"
         np.save(path, vector.numpy())
@@ -114,6 +115,26 @@ class MetricLibrary:
             metrics[f"{name}_mean"], metrics[f"{name}_min"] = (x + y) / 2, min(x, y)
         self.store.put(key, {"pair": [expert_a, expert_b], "metrics": metrics})
         return json.loads(json.dumps(metrics))
+
+
+def _fresh_spill_dir(root: Path) -> Path:
+    """A folder for this process's spilled features, named by its pid. A killed run cannot remove its own
+    (2.5 GB per expert on smol), so folders whose process is gone are removed here."""
+    for folder in root.glob("features-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"features-{os.getpid()}-", dir=root))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def metric_code() -> str:
