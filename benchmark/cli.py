@@ -160,6 +160,22 @@ def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(R
                   f"({manifest.total_bytes / 1e6:.1f} MB)")
 
 
+@suite_app.command("metrics")
+def suite_metrics(name: str = typer.Argument(..., help=SUITE_HELP),
+                  cache: Path = typer.Option(None, "--cache", help="metric cache folder (default: ~/.cache/willitmerge)"),
+                  quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
+    """Compute a bundled suite's pair and expert metrics (the predictor track's inputs) and write its
+    committed metric pack (resumable: written every few minutes and when stopped)."""
+    from .predictors.suites import compute_metric_pack
+
+    try:
+        pack = compute_metric_pack(_find(name).root, cache, show_progress=not quiet)
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    console.print(f"wrote {pack}")
+
+
 @app.command("groundtruth")
 def groundtruth(
     suite: str = typer.Option("tiny", "--suite", help=SUITE_HELP),

@@ -77,9 +77,12 @@ def test_library_computes_every_metric_once_and_caches(micro_suite, tmp_path):
     assert set(DEMYSTIFYING_METRICS) | set(EXTRA_METRICS) == set(metrics)
     assert all(np.isfinite(v) for v in metrics.values())
     assert 0 <= metrics["base_accuracy_min"] <= metrics["base_accuracy_mean"] <= 1
+    updates = lib.update_metrics(pair.expert_a)
+    assert set(updates) == {"base_accuracy", "base_loglik", "tv_norm", "top_singular_value"}
     again = MetricLibrary(micro_suite, cache=tmp_path)
     assert again.pair_metrics(pair.expert_a, pair.expert_b) == metrics
-    assert again._experts == {}, "the second library read the pair from the cache"
+    assert again.update_metrics(pair.expert_a) == updates
+    assert again._experts == {}, "the second library read the pair and the expert from the cache"
 
 
 def test_bottom_k_overlaps_on_a_full_rank_matrix():

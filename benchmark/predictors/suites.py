@@ -8,6 +8,7 @@ Demystifying Mergeability) brings its own precomputed metrics and published targ
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +16,16 @@ import numpy as np
 from rich.progress import Progress
 
 from ..groundtruth import load_ground_truth
-from ..store import default_cache
+from ..groundtruth.grid import CHECKPOINT_SECONDS
+from ..store import default_cache, write_pack
 from ..suite import ResultSuite, Suite, SuiteSpec, find_suite
+from ..suite.registry import is_bundled
 from .api import ExpertHandle, Pair, Update
 from .metrics import MetricLibrary
 from .metrics.model import calibration_set
 
 TARGETS = ("na", "raw", "gain")
+METRIC_PACKS = Path(__file__).parent / "metrics" / "packs"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def _from_results(suite: ResultSuite, with_targets: bool) -> tuple[list[Pair], l
 
 def _from_weights(spec: SuiteSpec, suite: Suite, cache: Path, show_progress: bool, with_targets: bool):
     """Pairs with the metric library's metrics and handles to the weights; targets from the suite's ground truth."""
-    library = MetricLibrary(suite, cache)
+    library = _library(spec, suite, cache)
     calibration = tuple(calibration_set(suite))
     pairs = []
     with Progress(disable=not show_progress) as bar:
@@ -101,3 +105,43 @@ def load_prediction_suite(name_or_path: str | Path, cache: Path | None = None, s
                                                                      show_progress, with_targets)
     return PredictionSuite(spec.name, pairs, methods, targets, has_weights=True, updates=updates,
                            update_targets=update_targets)
+
+
+def metric_pack(spec: SuiteSpec) -> Path | None:
+    """The committed pack of a bundled suite's pair and update metrics (smol's take about an hour to
+    compute); other suites keep theirs in the cache only."""
+    return METRIC_PACKS / f"{spec.name}.jsonl" if is_bundled(spec.root) else None
+
+
+def _library(spec: SuiteSpec, suite: Suite, cache: Path) -> MetricLibrary:
+    pack = metric_pack(spec)
+    return MetricLibrary(suite, cache, packs=(pack,) if pack else ())
+
+
+def compute_metric_pack(name_or_path: str | Path, cache: Path | None = None, show_progress: bool = True) -> Path:
+    """Compute every pair's and expert's metrics of a bundled suite and write its metric pack, every few
+    minutes and when stopped as well, so a fresh clone resumes from the committed pack."""
+    spec = find_suite(name_or_path)
+    pack = metric_pack(spec)
+    if not spec.has_weights or pack is None:
+        raise ValueError(f"suite {spec.name!r}: only bundled suites with weights have a metric pack")
+    suite = spec.open(with_results=False)
+    library = _library(spec, suite, Path(cache or default_cache()))
+    m = suite.manifest
+    work = [(library.pair_metrics, (p.expert_a, p.expert_b)) for p in m.pairs] + \
+        [(library.update_metrics, (e.id,)) for e in m.experts]
+    last = time.monotonic()
+    try:
+        with Progress(disable=not show_progress) as bar:
+            job = bar.add_task(f"{spec.name} metrics", total=len(work))
+            for compute, args in work:
+                compute(*args)
+                bar.advance(job)
+                if time.monotonic() - last > CHECKPOINT_SECONDS:
+                    write_pack(pack, [library.store], keep=(pack,))
+                    last = time.monotonic()
+    except BaseException:
+        write_pack(pack, [library.store], keep=(pack,))  # stopped: keep what finished
+        raise
+    write_pack(pack, [library.store])
+    return pack
