@@ -63,12 +63,14 @@ def _run(root: Path, cache: Path, micro) -> dict[str, list]:
     env = os.environ | {"PYTHONPATH": str(root), "WILLITMERGE_CACHE": str(cache)}
     subprocess.run([sys.executable, str(root / "run.py"), str(root), str(cache), str(micro.root)], env=env,
                    check=True, cwd=root)
-    computed = {"evaluations": [], "costs": [], "predictor entries": [], "metrics": []}
+    computed = {"evaluations": [], "costs": [], "predictor entries": [], "metrics": [], "expert metrics": []}
     for name, path in sorted(_files(cache).items()):
         if name in before:
             continue
         record = json.loads(path.read_text())
-        if path.parent.parent.name == "metrics":
+        if path.parent.parent.name == "metrics" and "expert" in record:
+            computed["expert metrics"].append(record["expert"])
+        elif path.parent.parent.name == "metrics":
             computed["metrics"].append(tuple(record["pair"]))
         elif "track" in record:
             computed["predictor entries"].append(record["suite"])
@@ -112,7 +114,7 @@ def test_unchanged_code_recomputes_nothing(baseline, micro_suite):
     base, root, cache, first = baseline
     assert first["evaluations"] and first["metrics"]  # the baseline did compute
     again = _run(root, cache, micro_suite)
-    assert again == {"evaluations": [], "costs": [], "predictor entries": [], "metrics": []}
+    assert again == {"evaluations": [], "costs": [], "predictor entries": [], "metrics": [], "expert metrics": []}
 
 
 def test_editing_a_method_recomputes_its_rows_and_only_those(baseline, micro_suite):
@@ -127,7 +129,7 @@ def test_editing_a_method_recomputes_its_rows_and_only_those(baseline, micro_sui
     assert len(computed["costs"]) == len(cost_pairs(micro_suite)) == min(pairs, COST_PAIRS)  # timed on a sample
     # the edited method's ground truth moved, so the predictor entries on micro (scored against it) rerun;
     # the published suite's do not, and no metric is recomputed
-    assert computed["predictor entries"] == ["micro", "micro"] and computed["metrics"] == []
+    assert computed["predictor entries"] == ["micro", "micro"] and computed["metrics"] == computed["expert metrics"] == []
     changed = {key for key in before if before[key] != after[key]}
     assert ("methods", "micro", "task-arithmetic") in changed
     assert not {k for k in changed if k[0] == "methods" and k[2] != "task-arithmetic"}
@@ -141,6 +143,7 @@ def test_editing_a_metric_recomputes_the_metrics_and_the_predictors_that_read_th
     print("recomputed after editing a metric:", json.dumps({k: len(v) for k, v in computed.items()}))
     assert computed["evaluations"] == [] and computed["costs"] == []
     assert len(computed["metrics"]) == len(micro_suite.manifest.pairs)
+    assert sorted(computed["expert metrics"]) == sorted(e.id for e in micro_suite.manifest.experts)
     assert computed["predictor entries"] == ["micro", "micro"]  # both read the suite's metrics; vitb16's are published
     tv = ("predictors", "micro", "tv-cosine")
     assert after[tv]["primary"] == pytest.approx(-before[tv]["primary"], abs=1e-6)
