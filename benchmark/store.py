@@ -11,10 +11,14 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 CACHE_VARIABLE = "WILLITMERGE_CACHE"
+CHECKPOINT_SECONDS = 300
 
 
 def default_cache() -> Path:
@@ -119,3 +123,23 @@ def _write_records(path: Path, records: dict[str, dict[str, Any]]) -> int:
                            for k in sorted(records)))
     os.replace(tmp, path)
     return len(records)
+
+
+@contextmanager
+def checkpointing(write: Callable[[], object], seconds: float = CHECKPOINT_SECONDS) -> Iterator[Callable[[], None]]:
+    """A long run's pack: `write` runs when the yielded `tick` (called after each finished job) finds
+    `seconds` passed since the last write, and when the run is stopped or fails, so a fresh clone
+    resumes from the committed pack. The run's normal end writes its final pack itself."""
+    last = time.monotonic()
+
+    def tick() -> None:
+        nonlocal last
+        if time.monotonic() - last > seconds:
+            write()
+            last = time.monotonic()
+
+    try:
+        yield tick
+    except BaseException:
+        write()
+        raise

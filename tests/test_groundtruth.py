@@ -197,3 +197,16 @@ def test_a_checkpoint_pack_keeps_records_the_run_has_not_reached(tmp_path):
     assert sorted(read_packs((pack,))) == ["k1", "k2", "k3"]
     write_pack(pack, [resumed])
     assert sorted(read_packs((pack,))) == ["k1", "k3"]
+
+
+def test_checkpointing_writes_on_schedule_and_when_the_run_is_stopped():
+    from benchmark.store import checkpointing
+
+    writes = []
+    with checkpointing(lambda: writes.append("tick"), seconds=0) as tick:
+        tick()
+    assert writes == ["tick"]  # a normal end leaves the final write to the run
+    with pytest.raises(KeyboardInterrupt), checkpointing(lambda: writes.append("stopped"), seconds=3600) as tick:
+        tick()
+        raise KeyboardInterrupt
+    assert writes == ["tick", "stopped"]

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..evaluation import Engine, EvalSettings, TaskScore
 from ..merging import merge_experts
-from ..store import JobStore
+from ..store import CHECKPOINT_SECONDS, JobStore
 from ..suite import Suite
 from ..suite.suite import StateDict
 from .jobs import Job, Method, PartnerGroup, denominator_jobs, key_of
@@ -87,7 +87,6 @@ class GridRunner:
 
 
 # A long grid writes what it has finished this often (see `compute_ground_truth`'s pack).
-CHECKPOINT_SECONDS = 300
 # (candidate, expert ids) -> merged weights, for merges the grid does not compute itself
 Supply = Callable[[Method, tuple[str, ...]], StateDict]
 

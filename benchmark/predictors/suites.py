@@ -8,7 +8,6 @@ Demystifying Mergeability) brings its own precomputed metrics and published targ
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +15,7 @@ import numpy as np
 from rich.progress import Progress
 
 from ..groundtruth import load_ground_truth
-from ..groundtruth.grid import CHECKPOINT_SECONDS
-from ..store import default_cache, write_pack
+from ..store import checkpointing, default_cache, write_pack
 from ..suite import ResultSuite, Suite, SuiteSpec, find_suite
 from ..suite.registry import is_bundled
 from .api import ExpertHandle, Pair, Update
@@ -130,18 +128,12 @@ def compute_metric_pack(name_or_path: str | Path, cache: Path | None = None, sho
     m = suite.manifest
     work = [(library.pair_metrics, (p.expert_a, p.expert_b)) for p in m.pairs] + \
         [(library.update_metrics, (e.id,)) for e in m.experts]
-    last = time.monotonic()
-    try:
-        with Progress(disable=not show_progress) as bar:
-            job = bar.add_task(f"{spec.name} metrics", total=len(work))
-            for compute, args in work:
-                compute(*args)
-                bar.advance(job)
-                if time.monotonic() - last > CHECKPOINT_SECONDS:
-                    write_pack(pack, [library.store], keep=(pack,))
-                    last = time.monotonic()
-    except BaseException:
-        write_pack(pack, [library.store], keep=(pack,))  # stopped: keep what finished
-        raise
+    with checkpointing(lambda: write_pack(pack, [library.store], keep=(pack,))) as tick, \
+            Progress(disable=not show_progress) as bar:
+        job = bar.add_task(f"{spec.name} metrics", total=len(work))
+        for compute, args in work:
+            compute(*args)
+            bar.advance(job)
+            tick()
     write_pack(pack, [library.store])
     return pack

@@ -11,18 +11,17 @@ minutes and when stopped, so it resumes from the committed pack.
 from __future__ import annotations
 
 import functools
-import time
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..evaluation import EvalSettings
 from ..groundtruth import JOB_PACK, ground_truth_dir, resolve_ground_truth
-from ..groundtruth.grid import CHECKPOINT_SECONDS, GridRunner, count_jobs
+from ..groundtruth.grid import GridRunner, count_jobs
 from ..merging import get_method
 from ..predictors.suites import load_prediction_suite
 from ..sandbox import Limits, isolation
-from ..store import JobStore, default_cache, write_pack
+from ..store import JobStore, checkpointing, default_cache, write_pack
 from ..submissions import discover
 from ..submissions.methods import SubmittedMethod, hidden_from_submissions
 from ..submissions.schema import SubmissionError
@@ -77,18 +76,14 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     boards = []
     # a long run (smol's method track takes about an hour) leaves what it finished in the pack every few
-    # minutes and when it is stopped, so a fresh clone resumes it from the committed pack
+    # minutes and when it is stopped; records it has not reached yet stay in the pack meanwhile
     checkpoint = functools.partial(write_pack, out / PACK, [store], skip=truth_packs, keep=(out / PACK,))
-    last_checkpoint = time.monotonic()
 
     def advance(_=None):
-        nonlocal last_checkpoint
         bar.advance(job)
-        if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
-            checkpoint()
-            last_checkpoint = time.monotonic()
+        tick()
 
-    try:
+    with checkpointing(checkpoint) as tick:
         with Progress(*columns, disable=not show_progress) as bar:
             total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f)]) for s in weight_suites for f in methods
                         if _declares(f, s)) + len(predictors) * len(specs)
@@ -119,9 +114,6 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
                         entries.append(run_predictor(folder, spec, truth, store, limits, hidden, cache))
                     advance()
                 boards.append(board("predictors", spec.name, spec.version, entries))
-    except BaseException:
-        checkpoint()  # stopped by Ctrl-C, SIGTERM or an error: keep what finished
-        raise
     results = Results(evaluation=settings.fingerprint(), sandbox=isolation().describe(), boards=boards)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps(results))
