@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -380,4 +381,7 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # vLLM on CPU keeps a core for its serving front end by default; the CLI only scores in batch, so
+    # every core computes (on 2 cores the default would leave one of them idle)
+    os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
     app()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from benchmark.evaluation import EvalSettings, TaskScore
-from benchmark.groundtruth import compute_ground_truth, load_ground_truth, signal_table
+from benchmark.groundtruth import compute_ground_truth, ground_truth_dir, ground_truth_settings, load_ground_truth, signal_table
 from benchmark.groundtruth.grid import MergeOutcome
 from benchmark.store import JobStore
 from benchmark.groundtruth.targets import pair_row
@@ -138,6 +138,19 @@ def test_bundled_ground_truth_loads_with_pandas_and_datasets():
     pairs = load_ground_truth("tiny")
     assert len(pairs) >= 100 * 6 and pairs.na.notna().all()
     assert np.isfinite(pairs[["na", "raw", "gain", "na_se"]].to_numpy()).all()
+
+
+@pytest.mark.parametrize("name, backend", [("tiny", "hf"), ("smol", "vllm")])
+def test_new_merges_are_scored_as_the_ground_truth_was(name, backend):
+    """The leaderboard evaluates a suite's new merges with its ground truth's settings: scoring smol
+    on transformers would miss every one of its vLLM jobs and mix backends on one board."""
+    from benchmark.suite import load_suite
+
+    suite = load_suite(name)
+    settings = ground_truth_settings(suite)
+    assert settings.backend == backend
+    recorded = json.loads((ground_truth_dir(suite) / "meta.json").read_text())["evaluation"]
+    assert settings.fingerprint() | {"dtype": recorded["dtype"], "merge_dtype": recorded["merge_dtype"]} == recorded
 
 
 def test_download_fails_clearly_offline():

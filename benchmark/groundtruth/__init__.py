@@ -8,8 +8,8 @@ from ..evaluation import EvalSettings
 from ..merging import METHODS, get_method
 from ..store import JobStore, default_cache, pack_keys
 from ..suite import Suite
-from .dataset import (TABLES, fetch_ground_truth, ground_truth_dir, load_ground_truth, resolve_ground_truth,
-                      signal_table, write_dataset)
+from .dataset import (TABLES, fetch_ground_truth, ground_truth_dir, ground_truth_settings, load_ground_truth,
+                      resolve_ground_truth, signal_table, write_dataset)
 from .grid import grid_keys, run_grid
 from .jobs import Method, partner_groups
 from .targets import group_table, model_table, pair_table, task_table, update_table
@@ -45,4 +45,4 @@ def compute_ground_truth(suite: Suite, methods: list[Method] | None = None, sett
 
 
 __all__ = ["DEFAULT_METHODS", "JOB_PACK", "TABLES", "compute_ground_truth", "fetch_ground_truth", "ground_truth_dir",
-           "load_ground_truth", "resolve_ground_truth", "signal_table"]
+           "ground_truth_settings", "load_ground_truth", "resolve_ground_truth", "signal_table"]

@@ -172,6 +172,16 @@ def resolve_ground_truth(name_or_path: str | Path, cache: Path | None = None) ->
     return folder
 
 
+def ground_truth_settings(suite: Suite, cache: Path | None = None) -> EvalSettings | None:
+    """The evaluation settings a suite's ground truth was measured with (None before it exists): new
+    merges of that suite are scored the same way, so their jobs line up with the ground truth's."""
+    meta = ground_truth_dir(suite, cache) / "meta.json"
+    if not meta.is_file():
+        return None
+    recorded = json.loads(meta.read_text())["evaluation"]
+    return EvalSettings(**{f: recorded[f] for f in EvalSettings.__dataclass_fields__})
+
+
 def load_ground_truth(name_or_path: str | Path, table: str = "pairs", cache: Path | None = None) -> pd.DataFrame:
     """One table of a suite's ground truth (or of a ground-truth folder) as a pandas DataFrame."""
     if table not in TABLES:

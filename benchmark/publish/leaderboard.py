@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..evaluation import EvalSettings
-from ..groundtruth import JOB_PACK, ground_truth_dir, resolve_ground_truth
+from ..groundtruth import JOB_PACK, ground_truth_dir, ground_truth_settings, resolve_ground_truth
 from ..groundtruth.grid import GridRunner, count_jobs
 from ..merging import get_method
 from ..predictors.suites import load_prediction_suite
@@ -60,11 +60,12 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
 
     `suites` (names or folders) default to every bundled suite: the method track runs on each suite
     with weights, the predictor track on every suite. `cache` holds the job store and the metric
-    cache (default `benchmark.store.default_cache()`)."""
+    cache (default `benchmark.store.default_cache()`). A suite's merges are evaluated with the
+    settings its ground truth was measured with (so they line up with its jobs) unless `settings`
+    are given."""
     root = Path(root).resolve()
     out = Path(out or root / "leaderboard").resolve()
     cache = Path(cache or default_cache())
-    settings = settings or EvalSettings()
     specs = sorted((find_suite(s) for s in suites) if suites else bundled_suites(), key=_suite_order)
     # the ground truth's own job packs hold most method-track evaluations; the leaderboard packs the rest
     truth_packs = tuple(p for s in specs if s.has_weights and (p := ground_truth_dir(s.open(), cache) / JOB_PACK).is_file())
@@ -74,7 +75,7 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     predictors = discover(root / "submissions", "predictors")
     weight_suites = [s for s in specs if s.has_weights]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    boards = []
+    boards, evaluation = [], {}
     # a long run (smol's method track takes about an hour) leaves what it finished in the pack every few
     # minutes and when it is stopped; records it has not reached yet stay in the pack meanwhile
     checkpoint = functools.partial(write_pack, out / PACK, [store], skip=truth_packs, keep=(out / PACK,))
@@ -90,7 +91,9 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
             job = bar.add_task("leaderboard", total=total)
             for spec in weight_suites:
                 suite = spec.open()
-                runner = GridRunner(suite, settings, store)
+                suite_settings = settings or ground_truth_settings(suite, cache) or EvalSettings()
+                evaluation[spec.name] = suite_settings.fingerprint()
+                runner = GridRunner(suite, suite_settings, store)
                 try:
                     entries, reference = [], None
                     for folder in methods:
@@ -114,7 +117,7 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
                         entries.append(run_predictor(folder, spec, truth, store, limits, hidden, cache))
                     advance()
                 boards.append(board("predictors", spec.name, spec.version, entries))
-    results = Results(evaluation=settings.fingerprint(), sandbox=isolation().describe(), boards=boards)
+    results = Results(evaluation=evaluation, sandbox=isolation().describe(), boards=boards)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps(results))
     (out / "results.schema.json").write_text(schema_json())

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .ranking import rank_groups
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 
 class Row(BaseModel):
@@ -49,7 +49,9 @@ class Results(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: str = SCHEMA_VERSION
-    evaluation: dict[str, Any] = Field(description="lm-eval settings and library versions of every method score")
+    evaluation: dict[str, dict[str, Any]] = Field(
+        description="per suite with weights: the lm-eval settings and library versions of its method scores "
+                    "(those its ground truth was measured with)")
     sandbox: str = Field(description="how submissions were isolated when their results were computed")
     boards: list[Board]
 
