@@ -20,6 +20,16 @@ app.add_typer(suite_app, name="suite")
 console = Console(soft_wrap=True)
 
 
+@app.callback()
+def _third_party_logs(verbose: bool = typer.Option(False, "--verbose", "-v",
+                                                   help="also show vLLM's and transformers' INFO logs")) -> None:
+    """A normal run shows our progress and third-party warnings and errors only: vLLM's INFO lines (one
+    per weight swap) bury them. vLLM reads its level from the environment, in its engine processes too."""
+    level = "INFO" if verbose else "WARNING"
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", level)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", level.lower())
+
+
 SUITE_HELP = "a suite name (`willitmerge suite list`) or a suite folder"
 
 
