@@ -126,3 +126,19 @@ def test_weight_predictor_is_refused_on_a_suite_without_weights(vitb16):
 
     with pytest.raises(UnsupportedSuite, match="ships no weights"):
         score_predictor(NeedsWeights(), vitb16)
+
+
+def test_single_metric_fills_undefined_values_only_when_told():
+    """On smol, experts that changed disjoint matrices have no subspace overlap (NaN): the baseline
+    declares 0 for them, and a predictor that does not declare a value keeps the NaN for the harness."""
+    from types import SimpleNamespace
+
+    from benchmark.predictors.zero_shot import SingleMetric
+
+    pairs = [SimpleNamespace(id=i, metrics={"subspace_overlap": v}) for i, v in (("p", 0.4), ("q", float("nan")))]
+    assert SingleMetric("subspace_overlap", sign=-1, undefined=0.0).predict(pairs, "ties").tolist() == [-0.4, -0.0]
+    assert np.isnan(SingleMetric("subspace_overlap").predict(pairs, "ties")[1])
+    smol = load_prediction_suite("smol")
+    _, predictor = load_predictor(ROOT / "submissions" / "predictors" / "subspace-overlap")
+    scores = predictor.predict(smol.pairs, "ties")
+    assert np.isfinite(scores).all() and (scores == 0).sum() >= 1

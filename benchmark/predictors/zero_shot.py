@@ -8,18 +8,25 @@ from ..seeding import text_seed
 
 
 class SingleMetric:
-    """Score = sign × one precomputed pairwise metric; ignores the merge method and the fit."""
+    """Score = sign × one precomputed pairwise metric; ignores the merge method and the fit.
+
+    A metric is NaN where it is undefined for a pair (the subspace overlaps of two experts that changed
+    no matrix in common); `undefined` is the metric value such a pair gets instead. Left at None, the
+    NaN stays and the harness refuses the predictions, naming the pair."""
 
     works_from = "metrics"
 
-    def __init__(self, metric: str, sign: float = 1.0):
-        self.metric, self.sign = metric, float(sign)
+    def __init__(self, metric: str, sign: float = 1.0, undefined: float | None = None):
+        self.metric, self.sign, self.undefined = metric, float(sign), undefined
 
     def predict(self, pairs, method: str) -> np.ndarray:
         missing = [p.id for p in pairs if self.metric not in p.metrics]
         if missing:
             raise KeyError(f"metric {self.metric!r} is not available for pair {missing[0]!r} on this suite")
-        return np.array([self.sign * p.metrics[self.metric] for p in pairs], dtype=float)
+        values = np.array([p.metrics[self.metric] for p in pairs], dtype=float)
+        if self.undefined is not None:
+            values[np.isnan(values)] = self.undefined
+        return self.sign * values
 
 
 class SingleMetricWithUpdates(SingleMetric):
