@@ -1,13 +1,23 @@
 """Run untrusted submission code in its own process: a time limit, a memory limit, no network,
-and the ground truth out of sight.
+and nothing but its inputs in sight.
 
 Where bubblewrap (Debian `bubblewrap`) works, the process gets a new network namespace with no
-interfaces, a read-only view of the filesystem with empty folders laid over the ground truth
-and the result cache, and one writable scratch folder (also its TMPDIR). Without bubblewrap, `unshare -rn` still
-takes the network away but hides nothing. Memory is capped by an address-space rlimit
-(RLIMIT_AS) and time by a wall-clock deadline after which the whole process group is killed;
-both hold in every mode. `isolation()` says which mode this machine gets, and every result
-records it.
+interfaces, its own pid namespace, no capabilities (`--cap-drop ALL`: run as root, bubblewrap
+would otherwise leave the submission free to unmount what hides the ground truth) and a
+filesystem built from an allowlist: the system's programs and libraries, the Python
+environment, the package (its ground truth covered by an empty folder), the folders the caller
+names as readable (the submission's own folder, the suite, the harness's inputs), all
+read-only, and one writable scratch folder (also its TMPDIR and HOME). Everything else (`.git`,
+other submissions and checkouts, the user's caches, the job store) is absent. Without
+bubblewrap, `unshare -rn` still takes the network away but hides nothing and protects nothing
+on disk. Memory is capped by an address-space rlimit (RLIMIT_AS) and time by a wall-clock
+deadline after which the whole process tree is killed; both hold in every mode. `isolation()`
+says which mode this machine gets, and every entry records it.
+
+What a request cost is measured here, in the parent, never taken from the worker's answer: the
+wall clock from sending the request to reading the answer, and the peak resident memory of the
+worker's whole process tree, read from the kernel (`/proc/PID/status`) while it runs. Between
+requests the tree is stopped (SIGSTOP), so no work can hide between two measured requests.
 
 The worker speaks JSON lines on a private pipe (its stdout is pointed at stderr), so a
 submission that prints cannot corrupt the protocol.
@@ -18,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import resource
 import select
 import shutil
@@ -29,6 +40,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .store import CACHE_VARIABLE, default_cache
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -52,12 +65,37 @@ class Isolation:
                 f"{'hidden' if self.hides_ground_truth else 'NOT hidden'}, time and memory limits enforced")
 
 
+ISOLATION_TOOLS = ("bubblewrap", "unshare", "none")  # strongest first
+
+
+def weakest(tools) -> str:
+    """The weakest of several isolation modes: what an entry assembled from results of several runs can claim
+    (an unknown mode counts as weaker than all)."""
+    return max(tools, key=lambda t: ISOLATION_TOOLS.index(t) if t in ISOLATION_TOOLS else len(ISOLATION_TOOLS))
+
+
 class SubmissionFailed(RuntimeError):
     """A submission that raised, timed out, ran out of memory or answered wrongly; `reason` says which."""
 
     def __init__(self, kind: str, reason: str):
         super().__init__(f"{kind}: {reason}")
         self.kind, self.reason = kind, reason
+
+
+# namespaces and privileges of every bubblewrap sandbox (the probe runs with them too)
+BWRAP_FLAGS = ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL",
+               "--die-with-parent")
+# the system's programs and libraries, read-only; a merged-/usr link (/lib -> usr/lib) is kept a link
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# what the dynamic linker and Python's standard library read of /etc; nothing else of it is visible
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group",
+             "hosts", "host.conf", "mime.types")
+# environment variables a submission never gets (credentials the harness's own environment may hold)
+SECRET_VARIABLE = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH|(^|_)KEY($|_)", re.IGNORECASE)
+# caches libraries create on import, by the variable naming their folder: the worker's go to its scratch folder
+SCRATCH_CACHES = {"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR": "triton", "HF_HOME": "huggingface",
+                  "MPLCONFIGDIR": "matplotlib"}
+SAMPLE_SECONDS = 0.1  # how often the worker's memory is read while it works
 
 
 def _works(argv: list[str]) -> bool:
@@ -72,7 +110,7 @@ def isolation() -> Isolation:
     """The strongest isolation that actually runs on this machine (probed once per process)."""
     if os.environ.get("WILLITMERGE_SANDBOX") != "none":
         bwrap = shutil.which("bwrap")
-        if bwrap and _works([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-net", "--"]):
+        if bwrap and _works([bwrap, *_filesystem([], [], []), *BWRAP_FLAGS, "--"]):
             return Isolation("bubblewrap", True, True)
         unshare = shutil.which("unshare")
         if unshare and _works([unshare, "-rn", "--"]):
@@ -80,29 +118,121 @@ def isolation() -> Isolation:
     return Isolation("none", False, False)
 
 
-def _wrap(argv: list[str], writable: list[Path], hidden: list[Path]) -> list[str]:
+def python_environment() -> list[Path]:
+    """The folders the running Python and its packages live in (a venv and the interpreter it was made from)."""
+    found = {Path(p).resolve() for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}
+    found.add(Path(sys.executable).resolve().parent.parent)
+    return sorted(found)
+
+
+def _filesystem(writable: list[Path], readable: list[Path], hidden: list[Path]) -> list[str]:
+    """bubblewrap's mounts: an allowlist, read-only but for `writable`, with empty folders (or /dev/null)
+    over the `hidden` paths that fall inside what is visible."""
+    args = []
+    for path in map(Path, SYSTEM_PATHS):
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    args += ["--dev", "/dev", "--proc", "/proc", "--ro-bind-try", "/sys", "/sys"]
+    visible = sorted({Path(p).resolve() for p in [*python_environment(), PACKAGE_ROOT, *readable]},
+                     key=lambda p: len(p.parts))  # a folder before what is mounted inside it
+    for path in visible:
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    for path in sorted({Path(p).resolve() for p in hidden}):
+        if not any(path.is_relative_to(v) for v in visible):
+            continue  # not mounted, so not there
+        if path.is_dir():
+            args += ["--tmpfs", str(path), "--remount-ro", str(path)]
+        elif path.exists():
+            args += ["--ro-bind", "/dev/null", str(path)]
+    for path in writable:
+        args += ["--bind", str(Path(path).resolve()), str(Path(path).resolve())]
+    return args + ["--remount-ro", "/"]
+
+
+def _wrap(argv: list[str], writable: list[Path], hidden: list[Path], readable: list[Path] = ()) -> list[str]:
     mode = isolation()
     if mode.tool == "bubblewrap":
-        cmd = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-               "--unshare-net", "--unshare-pid", "--die-with-parent"]
-        for path in hidden:
-            if path.is_dir():
-                cmd += ["--tmpfs", str(path)]
-            elif path.exists():
-                cmd += ["--ro-bind", "/dev/null", str(path)]
-        for path in writable:
-            cmd += ["--bind", str(path), str(path)]
-        return cmd + ["--"] + argv
+        chdir = ["--chdir", str(Path(writable[0]).resolve())] if writable else []
+        return [shutil.which("bwrap"), *_filesystem(writable, readable, hidden), *BWRAP_FLAGS, *chdir, "--"] + argv
     if mode.tool == "unshare":
         return [shutil.which("unshare"), "-rn", "--"] + argv
     return argv
 
 
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from each /proc/PID/stat's parent id."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                    parent = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants, parents first (a process that left its group or session is still
+    here; one that daemonized out of the tree is not, but in bubblewrap's pid namespace none can)."""
+    children, tree = _children(), [root]
+    for pid in tree:
+        tree += children.get(pid, [])
+    return tree
+
+
+def _status_kb(pid: int, fields: tuple[str, ...]) -> dict[str, int]:
+    found = {}
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                name, _, value = line.partition(":")
+                if name in fields:
+                    found[name] = int(value.split()[0])
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def _environment(scratch: Path | None) -> dict[str, str]:
+    """The worker's environment: the harness's without credentials, the package importable, caches and
+    temporary files in the scratch folder, and the job cache where the harness has it (a suite's pinned
+    base lives there)."""
+    env = {k: v for k, v in os.environ.items() if not SECRET_VARIABLE.search(k)}
+    env |= {"PYTHONPATH": str(PACKAGE_ROOT.parent), "PYTHONDONTWRITEBYTECODE": "1",
+            CACHE_VARIABLE: str(default_cache())}
+    if scratch is not None:
+        scratch = Path(scratch).resolve()
+        env |= {"TMPDIR": str(scratch), "HOME": str(scratch), "XDG_CACHE_HOME": str(scratch / ".cache")}
+        # caches whose folder the harness's own environment may name (torch writes its choice into os.environ)
+        env |= {name: str(scratch / ".cache" / folder) for name, folder in SCRATCH_CACHES.items()}
+    return env
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the parent measured of one request: wall-clock seconds from sending it to reading the answer,
+    and the peak resident memory (MB) of the worker's process tree since it started."""
+
+    seconds: float
+    peak_rss_mb: float
+
+
 class SandboxedWorker:
-    """One worker process for one submission; `request()` sends a JSON message and waits for the answer."""
+    """One worker process for one submission; `request()` sends a JSON message and waits for the answer,
+    and leaves what it cost in `usage`.
+
+    `writable[0]` is the scratch folder (TMPDIR and HOME); `readable` are the folders it may read besides
+    the Python environment and the package; `hidden` are covered where they fall inside those."""
 
     def __init__(self, module: str, limits: Limits, writable: list[Path], hidden: list[Path],
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, readable: list[Path] = ()):
         self.limits = limits
         read_fd, write_fd = os.pipe()
         argv = [sys.executable, "-m", module, str(write_fd)]
@@ -112,17 +242,56 @@ class SandboxedWorker:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
         self._stderr: deque[str] = deque(maxlen=40)
+        self._peak_kb = 0
+        self.usage: Usage | None = None
         self.process = subprocess.Popen(
-            _wrap(argv, writable, hidden), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            pass_fds=(write_fd,), preexec_fn=limit_memory, start_new_session=True,
-            env=(os.environ | {"PYTHONPATH": str(PACKAGE_ROOT.parent), "PYTHONDONTWRITEBYTECODE": "1"}
-                 | ({"TMPDIR": str(writable[0])} if writable else {}) | (env or {})))
+            _wrap(argv, writable, hidden, readable), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, pass_fds=(write_fd,), preexec_fn=limit_memory, start_new_session=True,
+            env=_environment(writable[0] if writable else None) | (env or {}))
         os.close(write_fd)
         self._answers = os.fdopen(read_fd, "r")
         os.set_blocking(self.process.stderr.fileno(), False)
 
+    def _signal(self, sig: int) -> None:
+        """`sig` to the worker's process group and to every process of its tree, parents first, until no
+        new process shows up (one forked while its parent was being stopped)."""
+        if self.process.returncode is not None:
+            return  # reaped: its pid may belong to another process by now
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        signalled: set[int] = set()
+        for _ in range(5):
+            fresh = [pid for pid in process_tree(self.process.pid) if pid not in signalled]
+            if not fresh:
+                return
+            for pid in fresh:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            signalled.update(fresh)
+
+    def _sample(self, final: bool = False) -> None:
+        """The tree's resident memory now (and, at the end of a request, each process's own high-water mark,
+        which catches a peak between two samples unless the process reset it through clear_refs)."""
+        fields = ("VmRSS", "VmHWM")
+        readings = [_status_kb(pid, fields) for pid in process_tree(self.process.pid)]
+        self._peak_kb = max(self._peak_kb, sum(r.get("VmRSS", 0) for r in readings))
+        if final:
+            self._peak_kb = max(self._peak_kb, sum(r.get("VmHWM", 0) for r in readings))
+
+    def _measured(self, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self._sample(final=True)
+        self._signal(signal.SIGSTOP)  # no work between requests: the next request's clock sees all of its own
+        self.usage = Usage(round(seconds, 4), round(self._peak_kb / 1024, 1))
+
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """The worker's answer, or SubmissionFailed naming what went wrong (the worker is then closed)."""
+        self._signal(signal.SIGCONT)
+        started = time.perf_counter()
         try:
             self.process.stdin.write((json.dumps(message) + "\n").encode())
             self.process.stdin.flush()
@@ -134,13 +303,15 @@ class SandboxedWorker:
             if remaining <= 0:
                 self.close()
                 raise SubmissionFailed("timeout", f"no answer within the time limit of {self.limits.seconds:g} s")
-            ready, _, _ = select.select([self._answers, self.process.stderr], [], [], min(remaining, 1.0))
+            ready, _, _ = select.select([self._answers, self.process.stderr], [], [], min(remaining, SAMPLE_SECONDS))
+            self._sample()
             if self.process.stderr in ready:
                 self._drain_stderr()
             if self._answers in ready:
                 line = self._answers.readline()
                 if not line:
                     self._fail_from_exit()
+                self._measured(started)
                 answer = json.loads(line)
                 if answer.get("error"):
                     self.close()
@@ -167,10 +338,13 @@ class SandboxedWorker:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self._signal(signal.SIGSTOP)  # frozen, nothing forks or is orphaned out of the tree while it dies
+            for pid in process_tree(self.process.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self._signal(signal.SIGKILL)
             self.process.wait()
         for stream in (self._answers, self.process.stdin, self.process.stderr):
             try:
@@ -216,7 +390,3 @@ def serve(handle) -> None:
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
 
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -44,11 +44,12 @@ class PredictionSuite:
         return sorted({t for _, t in self.targets}, key=TARGETS.index)
 
 
-def _from_results(suite: ResultSuite, with_targets: bool) -> tuple[list[Pair], list[str], dict]:
+def _from_results(suite: ResultSuite, with_targets: bool, inputs: dict | None) -> tuple[list[Pair], list[str], dict]:
     """Pairs with the published metrics (missing values reach predictors as NaN) and the published targets
     (a failed merge is NaN, and scoring leaves that pair out for that method)."""
     pairs = [Pair(r["pair_id"], r["expert_a"], r["expert_b"], r["task_a"], r["task_b"],
-                  {m: float(r[m]) for m in suite.spec.metrics}) for r in suite.pairs().to_dict("records")]
+                  inputs["pairs"][r["pair_id"]] if inputs else {m: float(r[m]) for m in suite.spec.metrics})
+             for r in suite.pairs().to_dict("records")]
     targets = {}
     if with_targets:
         results = suite.results()
@@ -59,20 +60,27 @@ def _from_results(suite: ResultSuite, with_targets: bool) -> tuple[list[Pair], l
     return pairs, (list(suite.spec.methods) if with_targets else []), targets
 
 
-def _from_weights(spec: SuiteSpec, suite: Suite, cache: Path, show_progress: bool, with_targets: bool):
-    """Pairs with the metric library's metrics and handles to the weights; targets from the suite's ground truth."""
-    library = _library(spec, suite, cache)
+def _from_weights(spec: SuiteSpec, suite: Suite, cache: Path, show_progress: bool, with_targets: bool,
+                  inputs: dict | None):
+    """Pairs with the metric library's metrics (or those of `inputs`) and handles to the weights; targets
+    from the suite's ground truth."""
+    if inputs:
+        pair_metrics, update_metrics = (lambda p: inputs["pairs"][p.id]), (lambda e: inputs["updates"][e.id])
+    else:
+        library = _library(spec, suite, cache)
+        pair_metrics = lambda p: library.pair_metrics(p.expert_a, p.expert_b)  # noqa: E731
+        update_metrics = lambda e: library.update_metrics(e.id)  # noqa: E731
     calibration = tuple(calibration_set(suite))
     pairs = []
     with Progress(disable=not show_progress) as bar:
         job = bar.add_task("pair metrics (cached after the first run)", total=len(suite.manifest.pairs))
         for p in suite.manifest.pairs:
             ea, eb = suite.manifest.expert(p.expert_a), suite.manifest.expert(p.expert_b)
-            pairs.append(Pair(p.id, ea.id, eb.id, ea.task, eb.task, library.pair_metrics(ea.id, eb.id),
+            pairs.append(Pair(p.id, ea.id, eb.id, ea.task, eb.task, pair_metrics(p),
                               (ExpertHandle(ea.id, ea.task, suite), ExpertHandle(eb.id, eb.task, suite)),
                               suite, calibration))
             bar.advance(job)
-    updates = [Update(e.id, e.task, library.update_metrics(e.id), ExpertHandle(e.id, e.task, suite))
+    updates = [Update(e.id, e.task, update_metrics(e), ExpertHandle(e.id, e.task, suite))
                for e in suite.manifest.experts]
     targets, update_targets, methods = {}, {}, []
     if with_targets:
@@ -90,19 +98,29 @@ def _from_weights(spec: SuiteSpec, suite: Suite, cache: Path, show_progress: boo
 
 
 def load_prediction_suite(name_or_path: str | Path, cache: Path | None = None, show_progress: bool = True,
-                          with_targets: bool = True) -> PredictionSuite:
+                          with_targets: bool = True, inputs: dict | None = None) -> PredictionSuite:
     """Any registered suite for the predictor track; `with_targets=False` is what sandboxed submissions get.
 
-    `cache` holds the metric library's pair metrics (default: `benchmark.store.default_cache()`)."""
+    `cache` holds the metric library's pair metrics (default: `benchmark.store.default_cache()`).
+    `inputs` (from `predictor_inputs`) supplies every metric instead of the cache or the suite's tables:
+    a sandboxed predictor reads the metrics the harness computed before any submission ran."""
     spec = find_suite(name_or_path)
     suite = spec.open(with_results=with_targets)
     if spec.kind == "results":
-        pairs, methods, targets = _from_results(suite, with_targets)
+        pairs, methods, targets = _from_results(suite, with_targets, inputs)
         return PredictionSuite(spec.name, pairs, methods, targets, has_weights=False)
     pairs, methods, targets, updates, update_targets = _from_weights(spec, suite, Path(cache or default_cache()),
-                                                                     show_progress, with_targets)
+                                                                     show_progress, with_targets, inputs)
     return PredictionSuite(spec.name, pairs, methods, targets, has_weights=True, updates=updates,
                            update_targets=update_targets)
+
+
+def predictor_inputs(suite: PredictionSuite) -> dict:
+    """Every metric a predictor reads of `suite`, by pair and by expert, as JSON (`load_prediction_suite`'s
+    `inputs`): the harness computes them before any submission runs and hands each worker a copy, so no
+    predictor reads what another one wrote."""
+    return {"pairs": {p.id: dict(p.metrics) for p in suite.pairs},
+            "updates": {u.id: dict(u.metrics) for u in suite.updates}}
 
 
 def metric_pack(spec: SuiteSpec) -> Path | None:

@@ -15,8 +15,8 @@ from safetensors.torch import load_file
 
 from ..merging import METHODS, expand_search_space, get_method, load_mergekit_method
 from ..merging.mergekit_adapter import MergekitTemplateError
-from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
-from ..suite import Suite, bundled_suites
+from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation
+from ..suite import Suite, SuiteSpec, bundled_suites
 from ..suite.suite import StateDict
 from .schema import MethodSubmission, SubmissionError, folder_sha256, package_code_used, read_submission_of_kind
 
@@ -92,8 +92,22 @@ class SubmittedMethod:
 
 @dataclass(frozen=True)
 class MergeCost:
+    """One sandboxed merge as the harness measured it (never as the worker reported it): wall-clock seconds
+    of the merge request (merging and writing the safetensors), the worker tree's peak resident MB so
+    far, and the isolation it ran under (`benchmark.sandbox.Isolation.tool`)."""
+
     seconds: float
     peak_rss_mb: float
+    isolation: str
+
+
+def suite_folders(suite: Suite | SuiteSpec) -> list[Path]:
+    """What a sandboxed worker reads of a suite: its folder and, for a base pinned outside it, the base's
+    folder in the cache (dequantized here, by the harness, if it is not there yet)."""
+    if isinstance(suite, SuiteSpec):
+        suite = suite.open(with_results=False)
+    base = getattr(suite, "base_dir", None)
+    return [Path(suite.root)] + ([Path(base)] if base is not None and not Path(base).is_relative_to(suite.root) else [])
 
 
 def hidden_from_submissions(cache: Path, suites=()) -> list[Path]:
@@ -132,15 +146,19 @@ class SandboxedMerger:
         self._merges = 0
 
     def merge(self, method: SubmittedMethod, experts: tuple[str, ...]) -> tuple[StateDict, MergeCost]:
+        """The merged weights, checked, and what the merge cost as measured from outside the worker."""
         if self._worker is None:
             self._worker = SandboxedWorker("benchmark.submissions.method_worker", self.limits,
                                            writable=[Path(self._scratch.name)], hidden=self.hidden,
-                                           env={"OMP_NUM_THREADS": "1"})
+                                           env={"OMP_NUM_THREADS": "1"},
+                                           readable=[method.folder, *suite_folders(self.suite)])
+            self._worker.request({"suite": str(self.suite.root)})  # start-up and suite loading: not a merge's cost
             self._base = dict(self.suite.base_tensors())
         self._merges += 1
-        out = Path(self._scratch.name) / f"merge-{self._merges}.safetensors"  # deleted once read
-        answer = self._worker.request({"suite": str(self.suite.root), "folder": str(method.folder),
-                                       "params": dict(method.params), "experts": list(experts), "out": str(out)})
+        out = Path(self._scratch.name).resolve() / f"merge-{self._merges}.safetensors"  # deleted once read
+        self._worker.request({"suite": str(self.suite.root), "folder": str(method.folder),
+                              "params": dict(method.params), "experts": list(experts), "out": str(out)})
+        usage = self._worker.usage
         try:
             state = load_file(str(out))
         except Exception as err:  # noqa: BLE001 - a worker that claims success but wrote garbage
@@ -148,7 +166,7 @@ class SandboxedMerger:
         finally:
             out.unlink(missing_ok=True)
         check_merged(state, self._base, f"{method.name} on {'+'.join(experts)}")
-        return state, MergeCost(answer["seconds"], answer["peak_rss_mb"])
+        return state, MergeCost(usage.seconds, usage.peak_rss_mb, isolation().tool)
 
     def close(self) -> None:
         if self._worker is not None:

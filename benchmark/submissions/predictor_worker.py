@@ -1,6 +1,7 @@
 """The sandboxed predictor worker: `python -m benchmark.submissions.predictor_worker FD`.
 
-It loads the suite without targets and the submission's predictor, and answers one request:
+It loads the suite without targets, with the metrics the harness computed (a file of its own, read-only
+in bubblewrap; see `predictor_inputs`), and the submission's predictor, and answers one request:
 zero-shot predictions for every pair (if the predictor has no `fit`), or one leave-one-task-out
 fold, fitted on the training-fold targets the harness sends. A learned predictor gets a fresh
 worker per fold, so no fold's held-out targets ever reach its process.
@@ -8,6 +9,7 @@ worker per fold, so no fold's held-out targets ever reach its process.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +27,8 @@ def _floats(values) -> list[float | None]:
 
 def main() -> None:
     def handle(message: dict) -> dict:
-        suite = load_prediction_suite(message["suite"], Path(message["cache"]), show_progress=False,
-                                      with_targets=False)
+        suite = load_prediction_suite(message["suite"], show_progress=False, with_targets=False,
+                                      inputs=json.loads(Path(message["inputs"]).read_text()))
         spec, predictor = load_predictor(Path(message["folder"]))
         if spec.predictions is not None:
             check_predictions_file(predictor, suite)

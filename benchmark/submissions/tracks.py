@@ -8,8 +8,12 @@ submission is never run again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,14 +28,14 @@ from ..merging import merge_provenance
 from ..predictors.harness import score_predictions, score_update_predictions
 from ..predictors.metrics import MetricLibrary, metric_code
 from ..predictors.metrics.model import calibration_set
-from ..predictors.suites import PredictionSuite, load_prediction_suite
+from ..predictors.suites import PredictionSuite, load_prediction_suite, predictor_inputs
 from ..provenance import code_fingerprint, library_versions
-from ..sandbox import Limits, SandboxedWorker, SubmissionFailed
+from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation, weakest
 from ..scoring.methods import method_scores
 from ..store import JobStore, job_key
 from ..suite import Suite, SuiteSpec
 from . import method_worker, predictor_worker
-from .methods import MergeCost, SandboxedMerger, SubmittedMethod
+from .methods import MergeCost, SandboxedMerger, SubmittedMethod, suite_folders
 from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, folder_sha256, package_code_used,
                      read_submission_of_kind)
 
@@ -55,6 +59,10 @@ class Entry:
     reason: str | None = None
     scores: dict[str, Any] | None = None
     plots: dict[str, Any] = field(default_factory=dict)
+    # how the submission's code was isolated when this entry was computed (`benchmark.sandbox.Isolation.tool`:
+    # "bubblewrap", "unshare" or "none"); part of the cached record, so a replayed entry says how it ran.
+    # None when no submission code ran (an invalid folder, a suite it was not submitted for)
+    isolation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,8 +153,9 @@ def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Predi
                   limits: Limits, hidden: list[Path], cache: Path) -> Entry:
     """Score one predictor submission on one suite; failures become a failed entry, never an exception.
 
-    `load_truth` gives the suite with its targets (harness side); it is only called on a cache miss.
-    The worker may write pair metrics under `cache`/metrics (the only writable place it gets)."""
+    `load_truth` gives the suite with its targets (harness side); it is only called on a cache miss, and
+    computes every metric the predictor may read before its first worker starts. Each worker gets a copy
+    of those metrics and a scratch folder of its own; nothing else is writable to it."""
     suite_name = suite.name
     try:
         spec = read_submission_of_kind(folder, PredictorSubmission)
@@ -161,19 +170,20 @@ def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Predi
     if cached is not None:
         return Entry(**cached)
     truth = load_truth()
-    metrics_dir = Path(cache) / "metrics"
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    sandbox = {"limits": limits, "writable": [metrics_dir], "hidden": hidden}
+    inputs = json.dumps(predictor_inputs(truth))
+    worker = functools.partial(_predictor_worker, limits, hidden, [Path(folder).resolve(), *suite_folders(suite)],
+                               inputs)
+    entry.isolation = isolation().tool
     folds = sorted({t for pair in truth.pair_tasks for t in pair})
     pair_tasks_by_id = {p.id: (p.task_a, p.task_b) for p in truth.pairs}
     update_tasks = {u.id: u.task for u in truth.updates}
     answers = _WorkerAnswers(spec.name)
-    request = {"suite": str(suite.root), "cache": str(cache), "folder": str(folder), "held_out": None,
+    request = {"suite": str(suite.root), "folder": str(Path(folder).resolve()), "held_out": None,
                "pair_targets": {m: {} for m in truth.methods},
                "update_targets": {m: {} for m, _ in sorted(truth.update_targets or {})}}
     try:
-        with SandboxedWorker("benchmark.submissions.predictor_worker", **sandbox) as worker:
-            first = worker.request(request)
+        with worker() as (sandboxed, inputs_file):
+            first = sandboxed.request(request | {"inputs": inputs_file})
         if "unsupported" in first:
             entry.status, entry.reason = "incomplete", first["unsupported"]
             store.put(key, entry.to_dict())
@@ -181,9 +191,10 @@ def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Predi
         if first.get("learned"):
             for fold in folds:  # a fresh process per fold: no fold's held-out targets ever reach the predictor
                 pair_targets, update_targets = _train_targets(truth, fold)
-                with SandboxedWorker("benchmark.submissions.predictor_worker", **sandbox) as worker:
-                    answer = worker.request(request | {"held_out": fold, "pair_targets": pair_targets,
-                                                       "update_targets": update_targets})
+                with worker() as (sandboxed, inputs_file):
+                    answer = sandboxed.request(request | {"inputs": inputs_file, "held_out": fold,
+                                                          "pair_targets": pair_targets,
+                                                          "update_targets": update_targets})
                 answers.add(answer, fold, folds, pair_tasks_by_id, update_tasks)
         else:
             answers.add(first, "*", folds, pair_tasks_by_id, update_tasks)
@@ -197,6 +208,23 @@ def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Predi
     entry.plots = {"scatter": _scatter(truth, answers.pairs)}
     store.put(key, entry.to_dict())
     return entry
+
+
+@contextmanager
+def _predictor_worker(limits: Limits, hidden: list[Path], readable: list[Path],
+                      inputs: str) -> Iterator[tuple[SandboxedWorker, str]]:
+    """A sandboxed predictor worker with a scratch folder and a copy of the `inputs` (JSON) of its own, both
+    removed when it ends: nothing one worker writes reaches another, not even the next fold's worker of the
+    same predictor (which would otherwise learn the targets this fold trained on). With bubblewrap the copy
+    is mounted read-only and the scratch folder is the only writable place."""
+    with tempfile.TemporaryDirectory(prefix="willitmerge-predictor-") as tmp:
+        own = Path(tmp).resolve()
+        (own / "scratch").mkdir()
+        (own / "inputs").mkdir()
+        (own / "inputs" / "inputs.json").write_text(inputs)
+        with SandboxedWorker("benchmark.submissions.predictor_worker", limits, writable=[own / "scratch"],
+                             hidden=hidden, readable=[*readable, own / "inputs"]) as worker:
+            yield worker, str(own / "inputs" / "inputs.json")
 
 
 def _scatter(truth: PredictionSuite, predictions: dict) -> dict:
@@ -217,9 +245,10 @@ def _scatter(truth: PredictionSuite, predictions: dict) -> dict:
 # ---------------------------------------------------------------- merge methods
 
 def _cost_key(suite: Suite, method: SubmittedMethod, experts: tuple[str, ...]) -> str:
+    """A merge's cost is measured again when the worker or the harness's measurement changes."""
     return job_key({"kind": "merge-cost", "suite_sha256": suite.sha256, "experts": list(experts),
                     "method": method.spec(), "weights": merge_provenance(method),
-                    "code": code_fingerprint(method_worker.main)})
+                    "code": code_fingerprint(method_worker.main, SandboxedMerger, SandboxedWorker)})
 
 
 def cost_pairs(suite: Suite) -> set[str]:
@@ -274,12 +303,12 @@ def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, h
                 store.put(cost_key, cost)
             costs.append(MergeCost(**cost))
     except SubmissionFailed as failure:
-        entry.reason = f"{failure.kind}: {failure.reason}"
+        entry.reason, entry.isolation = f"{failure.kind}: {failure.reason}", isolation().tool
         return entry, None
     finally:
         merger.close()
     rows = pd.DataFrame([pair_row(suite, o, denominators) for o in outcomes]).assign(method=method.name)
-    entry.status = "complete"
+    entry.status, entry.isolation = "complete", weakest({c.isolation for c in costs} or {isolation().tool})
     entry.scores = method_scores(method.name, rows, reference, pd.DataFrame([asdict(c) for c in costs]))
     if len(method.candidates()) > 1:  # what dev tuning chose, pair by pair
         space = method.search_space()
