@@ -343,7 +343,8 @@ def leaderboard(
     suites: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP} (repeatable; default: every bundled "
                                                           "suite). The leaderboard written then holds these only"),
     time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
-    memory_mb: int = typer.Option(8192, "--memory-mb", help="address-space limit of a submission's process"),
+    memory_mb: int = typer.Option(8192, "--memory-mb",
+                                  help="resident memory (MB) a submission's processes may hold together"),
 ) -> None:
     """Score every submission (reusing cached and committed results) and write the leaderboard."""
     from .publish import build_leaderboard

@@ -10,8 +10,11 @@ names as readable (the submission's own folder, the suite, the harness's inputs)
 read-only, and one writable scratch folder (also its TMPDIR and HOME). Everything else (`.git`,
 other submissions and checkouts, the user's caches, the job store) is absent. Without
 bubblewrap, `unshare -rn` still takes the network away but hides nothing and protects nothing
-on disk. Memory is capped by an address-space rlimit (RLIMIT_AS) and time by a wall-clock
-deadline after which the whole process tree is killed; both hold in every mode. `isolation()`
+on disk. Memory is capped on the resident memory of the worker's whole process tree, read by the
+parent while it works (an address-space rlimit of ADDRESS_SPACE_FACTOR times that is only a
+backstop: torch and mmap reserve far more address space than they touch, so a limit on it
+refused mergekit's merge of two smol experts), and time by a wall-clock deadline; past
+either the whole process tree is killed; both hold in every mode. `isolation()`
 says which mode this machine gets, and every entry records it.
 
 What a request cost is measured here, in the parent, never taken from the worker's answer: the
@@ -48,7 +51,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits: `seconds` for each request, `memory_mb` of address space for the process."""
+    """Per-submission limits: `seconds` for each request, `memory_mb` of resident memory for the worker's
+    process tree."""
 
     seconds: float = 900.0
     memory_mb: int = 8192
@@ -95,6 +99,7 @@ SECRET_VARIABLE = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH|(^|_)KEY($|
 # caches libraries create on import, by the variable naming their folder: the worker's go to its scratch folder
 SCRATCH_CACHES = {"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR": "triton", "HF_HOME": "huggingface",
                   "MPLCONFIGDIR": "matplotlib"}
+ADDRESS_SPACE_FACTOR = 8
 SAMPLE_SECONDS = 0.1  # how often the worker's memory is read while it works
 
 
@@ -236,7 +241,7 @@ class SandboxedWorker:
         self.limits = limits
         read_fd, write_fd = os.pipe()
         argv = [sys.executable, "-m", module, str(write_fd)]
-        memory = limits.memory_mb * 1024 * 1024
+        memory = ADDRESS_SPACE_FACTOR * limits.memory_mb * 1024 * 1024
 
         def limit_memory():
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -305,6 +310,10 @@ class SandboxedWorker:
                 raise SubmissionFailed("timeout", f"no answer within the time limit of {self.limits.seconds:g} s")
             ready, _, _ = select.select([self._answers, self.process.stderr], [], [], min(remaining, SAMPLE_SECONDS))
             self._sample()
+            if self._peak_kb > self.limits.memory_mb * 1024:
+                self.close()
+                raise SubmissionFailed("memory", f"the worker's processes held {self._peak_kb // 1024} MB resident, "
+                                                 f"over the memory limit of {self.limits.memory_mb} MB")
             if self.process.stderr in ready:
                 self._drain_stderr()
             if self._answers in ready:
@@ -383,7 +392,7 @@ def serve(handle) -> None:
             kind, reason = failure_kind(err), f"{type(err).__name__}: {err}".rstrip(": ")[:2000]
             if kind == "memory":
                 limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-                reason += f" (allocation refused under the memory limit of {limit // 2 ** 20} MB)"
+                reason += f" (allocation refused under the address-space backstop of {limit // 2 ** 20} MB)"
             answers.write(json.dumps({"error": {"kind": kind, "reason": reason}}) + "\n")
             answers.flush()
             return

@@ -185,3 +185,23 @@ def test_submission_sees_only_its_inputs(tmp_path):
                           JobStore(tmp_path / "cache" / "jobs"), LIMITS, hidden_from_submissions(tmp_path / "cache"),
                           tmp_path / "cache")
     assert entry.status == "complete", entry.reason
+
+
+@pytest.mark.parametrize("touch, status", [(False, "complete"), (True, "failed")])
+def test_memory_limit_is_on_what_the_worker_holds_not_what_it_reserves(tmp_path, touch, status):
+    """2 GB of address space is fine under a 1 GB limit (torch and mmap reserve far more than they use:
+    mergekit on smol did); 2 GB actually held is not, and the parent stops it saying so."""
+    folder = predictor(tmp_path, "hungry", "demystifying-vitb16", f"""\
+        blob = mmap.mmap(-1, 2 * 2 ** 30)
+        if {touch}:
+            for offset in range(0, len(blob), 4096):
+                blob[offset] = 1
+        time.sleep(0.5)
+        return np.arange(len(pairs), dtype=float)
+        """, head="import mmap\nimport time")
+    entry = run_predictor(folder, find_suite("demystifying-vitb16"), lambda: load_prediction_suite("demystifying-vitb16"),
+                          JobStore(tmp_path / "jobs"), Limits(seconds=120, memory_mb=1024),
+                          hidden_from_submissions(tmp_path / "cache"), tmp_path / "cache")
+    assert entry.status == status, entry.reason
+    if touch:
+        assert "memory" in entry.reason and "over the memory limit of 1024 MB" in entry.reason, entry.reason
