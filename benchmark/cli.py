@@ -344,7 +344,7 @@ def leaderboard(
                                                           "suite). The leaderboard written then holds these only"),
     time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
     memory_mb: int = typer.Option(8192, "--memory-mb",
-                                  help="resident memory (MB) a submission's processes may hold together"),
+                                  help="memory (MB) a submission's processes may hold together (mapped files not counted)"),
 ) -> None:
     """Score every submission (reusing cached and committed results) and write the leaderboard."""
     from .publish import build_leaderboard

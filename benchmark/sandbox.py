@@ -10,7 +10,7 @@ names as readable (the submission's own folder, the suite, the harness's inputs)
 read-only, and one writable scratch folder (also its TMPDIR and HOME). Everything else (`.git`,
 other submissions and checkouts, the user's caches, the job store) is absent. Without
 bubblewrap, `unshare -rn` still takes the network away but hides nothing and protects nothing
-on disk. Memory is capped on the resident memory of the worker's whole process tree, read by the
+on disk. Memory is capped on what the worker's whole process tree holds (anonymous and shared pages), read by the
 parent while it works (an address-space rlimit of ADDRESS_SPACE_FACTOR times that is only a
 backstop: torch and mmap reserve far more address space than they touch, so a limit on it
 refused mergekit's merge of two smol experts), and time by a wall-clock deadline; past
@@ -18,8 +18,9 @@ either the whole process tree is killed; both hold in every mode. `isolation()`
 says which mode this machine gets, and every entry records it.
 
 What a request cost is measured here, in the parent, never taken from the worker's answer: the
-wall clock from sending the request to reading the answer, and the peak resident memory of the
-worker's whole process tree, read from the kernel (`/proc/PID/status`) while it runs. Between
+wall clock from sending the request to reading the answer, and the peak memory the worker's whole
+process tree holds (anonymous and shared pages; mapped files are page cache), read from the kernel
+(`/proc/PID/status`) every SAMPLE_SECONDS while it runs. Between
 requests the tree is stopped (SIGSTOP), so no work can hide between two measured requests.
 
 The worker speaks JSON lines on a private pipe (its stdout is pointed at stderr), so a
@@ -51,7 +52,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits: `seconds` for each request, `memory_mb` of resident memory for the worker's
+    """Per-submission limits: `seconds` for each request, `memory_mb` of memory held by the worker's
     process tree."""
 
     seconds: float = 900.0
@@ -223,7 +224,7 @@ def _environment(scratch: Path | None) -> dict[str, str]:
 @dataclass(frozen=True)
 class Usage:
     """What the parent measured of one request: wall-clock seconds from sending it to reading the answer,
-    and the peak resident memory (MB) of the worker's process tree since it started."""
+    and the peak memory (MB) the worker's process tree held since it started."""
 
     seconds: float
     peak_rss_mb: float
@@ -278,18 +279,16 @@ class SandboxedWorker:
                     pass
             signalled.update(fresh)
 
-    def _sample(self, final: bool = False) -> None:
-        """The tree's resident memory now (and, at the end of a request, each process's own high-water mark,
-        which catches a peak between two samples unless the process reset it through clear_refs)."""
-        fields = ("VmRSS", "VmHWM")
-        readings = [_status_kb(pid, fields) for pid in process_tree(self.process.pid)]
-        self._peak_kb = max(self._peak_kb, sum(r.get("VmRSS", 0) for r in readings))
-        if final:
-            self._peak_kb = max(self._peak_kb, sum(r.get("VmHWM", 0) for r in readings))
+    def _sample(self) -> None:
+        """The memory the tree holds now: anonymous and shared-memory pages. File pages a worker maps (the
+        experts' safetensors) are page cache the kernel can drop, so they are neither counted nor limited."""
+        fields = ("RssAnon", "RssShmem")
+        held = sum(sum(_status_kb(pid, fields).values()) for pid in process_tree(self.process.pid))
+        self._peak_kb = max(self._peak_kb, held)
 
     def _measured(self, started: float) -> None:
         seconds = time.perf_counter() - started
-        self._sample(final=True)
+        self._sample()
         self._signal(signal.SIGSTOP)  # no work between requests: the next request's clock sees all of its own
         self.usage = Usage(round(seconds, 4), round(self._peak_kb / 1024, 1))
 
@@ -312,7 +311,7 @@ class SandboxedWorker:
             self._sample()
             if self._peak_kb > self.limits.memory_mb * 1024:
                 self.close()
-                raise SubmissionFailed("memory", f"the worker's processes held {self._peak_kb // 1024} MB resident, "
+                raise SubmissionFailed("memory", f"the worker's processes held {self._peak_kb // 1024} MB, "
                                                  f"over the memory limit of {self.limits.memory_mb} MB")
             if self.process.stderr in ready:
                 self._drain_stderr()

@@ -93,7 +93,7 @@ class SubmittedMethod:
 @dataclass(frozen=True)
 class MergeCost:
     """One sandboxed merge as the harness measured it (never as the worker reported it): wall-clock seconds
-    of the merge request (merging and writing the safetensors), the worker tree's peak resident MB so
+    of the merge request (merging and writing the safetensors), the worker tree's peak held MB so
     far, and the isolation it ran under (`benchmark.sandbox.Isolation.tool`)."""
 
     seconds: float
