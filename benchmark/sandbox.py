@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
+# An answer longer than this is no answer: the parent never buffers more of a worker's output.
+MAX_ANSWER_BYTES = 64 * 1024 ** 2
+ERROR_KINDS = ("raised", "memory")  # what `serve` reports; anything else on the pipe is forged
 
 
 @dataclass(frozen=True)
@@ -118,11 +121,16 @@ class SandboxedWorker:
             env=(os.environ | {"PYTHONPATH": str(PACKAGE_ROOT.parent), "PYTHONDONTWRITEBYTECODE": "1"}
                  | ({"TMPDIR": str(writable[0])} if writable else {}) | (env or {})))
         os.close(write_fd)
-        self._answers = os.fdopen(read_fd, "r")
+        self._answers, self._pending = read_fd, bytearray()
+        os.set_blocking(read_fd, False)
         os.set_blocking(self.process.stderr.fileno(), False)
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The worker's answer, or SubmissionFailed naming what went wrong (the worker is then closed)."""
+        """The worker's answer (a JSON object), or SubmissionFailed naming what went wrong (the worker is
+        then closed). The answer is read in bounded chunks under the deadline, so a worker that writes
+        without end, never ends its line, or writes between requests cannot stall or flood the parent."""
+        if self._pending or self._read_chunk(eof_ok=True):
+            self._invalid("wrote to the answer pipe between requests")
         try:
             self.process.stdin.write((json.dumps(message) + "\n").encode())
             self.process.stdin.flush()
@@ -138,14 +146,46 @@ class SandboxedWorker:
             if self.process.stderr in ready:
                 self._drain_stderr()
             if self._answers in ready:
-                line = self._answers.readline()
-                if not line:
+                chunk = self._read_chunk()
+                if not chunk:
                     self._fail_from_exit()
-                answer = json.loads(line)
-                if answer.get("error"):
-                    self.close()
-                    raise SubmissionFailed(answer["error"]["kind"], answer["error"]["reason"])
-                return answer
+                self._pending += chunk
+                if b"\n" in self._pending:
+                    line, _, rest = bytes(self._pending).partition(b"\n")
+                    if rest:
+                        self._invalid("more than one answer to one request")
+                    self._pending.clear()
+                    return self._parse(line)
+                if len(self._pending) > MAX_ANSWER_BYTES:
+                    self._invalid(f"an answer longer than {MAX_ANSWER_BYTES // 2 ** 20} MB")
+
+    def _read_chunk(self, eof_ok: bool = False) -> bytes:
+        try:
+            return os.read(self._answers, 1 << 20)
+        except BlockingIOError:
+            return b""
+        except OSError:
+            return b"" if eof_ok else self._fail_from_exit()
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        try:
+            answer = json.loads(line)
+        except (ValueError, RecursionError) as err:
+            self._invalid(f"not a JSON answer ({type(err).__name__}: {str(err)[:200]})")
+        if not isinstance(answer, dict):
+            self._invalid(f"a JSON {type(answer).__name__}, not an object")
+        if "error" in answer:
+            error = answer["error"]
+            if not (isinstance(error, dict) and error.get("kind") in ERROR_KINDS and isinstance(error.get("reason"), str)):
+                self._invalid("a malformed error report")
+            self.close()
+            raise SubmissionFailed(error["kind"], error["reason"][:2000])
+        return answer
+
+    def _invalid(self, what: str):
+        self.close()
+        raise SubmissionFailed("invalid-answer", f"the worker's answer pipe carried {what}; only the harness's "
+                                                 "worker loop may write to it")
 
     def _drain_stderr(self) -> None:
         try:
@@ -156,9 +196,12 @@ class SandboxedWorker:
             self._stderr.extend(chunk.decode(errors="replace").splitlines())
 
     def _fail_from_exit(self) -> None:
-        code = self.process.wait(timeout=30)
+        try:
+            code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._invalid("an end of file while the worker kept running")
         self._drain_stderr()
-        tail = " | ".join(list(self._stderr)[-3:])
+        tail = " | ".join(line[:300] for line in list(self._stderr)[-3:])
         self.close()
         if code < 0:
             kind = "memory" if code == -signal.SIGKILL else "crashed"
@@ -172,11 +215,14 @@ class SandboxedWorker:
             except ProcessLookupError:
                 pass
             self.process.wait()
-        for stream in (self._answers, self.process.stdin, self.process.stderr):
+        for stream in (self.process.stdin, self.process.stderr):
             try:
                 stream.close()
             except (OSError, ValueError):
                 pass
+        if self._answers is not None:
+            os.close(self._answers)
+            self._answers = None
 
     def __enter__(self):
         return self
