@@ -150,7 +150,7 @@ class SandboxedWorker:
                 if not chunk:
                     self._fail_from_exit()
                 self._pending += chunk
-                if b"\n" in self._pending:
+                if b"\n" in chunk:
                     line, _, rest = bytes(self._pending).partition(b"\n")
                     if rest:
                         self._invalid("more than one answer to one request")
