@@ -116,13 +116,22 @@ def _read_yaml(path: Path) -> Any:
         raise SubmissionError(f"{path}: not valid YAML ({text}); fix the syntax at the line it names") from err
 
 
-def _non_finite(value: Any, where: str) -> str | None:
-    """The dotted field of the first NaN or infinity in a loaded document, or None."""
-    if isinstance(value, float) and not math.isfinite(value):
+def printable(text: str) -> str:
+    """`text` with lone surrogates (a non-UTF-8 file name, a `\\udcff` escape) shown as escapes, so the
+    leaderboard's files can hold it."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _unwritable(value: Any, where: str) -> str | None:
+    """The dotted field of the first NaN, infinity or unprintable text in a loaded document, or None."""
+    if isinstance(value, float) and not math.isfinite(value) or isinstance(value, str) and printable(value) != value:
         return where
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    return next((found for key, v in items if (found := _non_finite(v, f"{where}.{key}" if where else str(key)))),
-                None)
+    for key, v in items:
+        child = f"{where}.{key}" if where else str(key)
+        if (found := _unwritable(key, child) or _unwritable(v, child)) is not None:
+            return found
+    return None
 
 
 def read_submission(folder: Path) -> PredictorSubmission | MethodSubmission:
@@ -134,9 +143,10 @@ def read_submission(folder: Path) -> PredictorSubmission | MethodSubmission:
         given = f"{data.get('kind')!r} " if isinstance(data, dict) else ""
         raise SubmissionError(f"{path}: field `kind`: {given}must be `predictor` or `method`; "
                               "see submissions/predictors/*/ and submissions/methods/*/ for examples")
-    bad = _non_finite(data, "")
+    bad = _unwritable(data, "")
     if bad is not None:
-        raise SubmissionError(f"{path}: field `{bad}`: NaN or infinity; give a finite number")
+        raise SubmissionError(f"{path}: field `{printable(bad)}`: NaN, infinity or a lone surrogate (\\udXXXX); "
+                              "give a finite number or plain text")
     try:
         return _SUBMISSION.validate_python(data)
     except ValidationError as err:
@@ -174,6 +184,8 @@ def _check_folder(folder: Path) -> None:
     for root, dirs, files in os.walk(folder):
         for name in dirs + files:
             path = Path(root) / name
+            if printable(name) != name:
+                raise SubmissionError(f"{printable(str(path))}: a file name that is not UTF-8; rename it")
             if path.is_symlink():
                 raise SubmissionError(f"{path}: a symbolic link (to {os.readlink(path)}); submissions hold "
                                       "regular files only, copy the file in")
@@ -212,7 +224,7 @@ def _check_entry_point(folder: Path, spec) -> None:
         path = _file_in(folder, "entry_point", target)
         try:
             tree = ast.parse(path.read_text(), str(path))
-        except (SyntaxError, ValueError, UnicodeDecodeError) as err:
+        except (SyntaxError, ValueError) as err:  # ValueError: not UTF-8, or a null byte
             raise SubmissionError(f"{path}: does not parse ({err}); fix it so `python {path.name}` runs") from err
         names = _top_level_names(tree)
         if names is not None and attr not in names:
@@ -345,8 +357,8 @@ def package_code_used(folder: Path, entry_point: str | None) -> tuple:
     for path in sorted(Path(folder).rglob("*.py")):
         try:
             tree = ast.parse(path.read_text())
-        except SyntaxError:
-            continue  # the sandboxed worker reports it when it imports the file
+        except (SyntaxError, ValueError):  # ValueError: not UTF-8, or a null byte
+            continue  # the sandboxed worker reports it if it imports the file
         used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "benchmark":

@@ -33,7 +33,7 @@ from ..suite import Suite, SuiteSpec
 from . import method_worker, predictor_worker
 from .methods import MergeCost, SandboxedMerger, SubmittedMethod
 from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, check_submission, folder_sha256,
-                     package_code_used)
+                     package_code_used, printable)
 
 REFERENCE_METHOD = "weight_avg"
 # A method's seconds per merge and peak memory come from this many pairs, spread evenly over the
@@ -55,6 +55,11 @@ class Entry:
     reason: str | None = None
     scores: dict[str, Any] | None = None
     plots: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # a folder's name and a worker's words may hold lone surrogates, which no leaderboard file can
+        self.name = printable(self.name)
+        self.reason = None if self.reason is None else printable(self.reason)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
