@@ -10,6 +10,7 @@ predictors on `demystifying-vitb16`, whose sandboxed workers start in seconds.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,11 +20,13 @@ from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth import JOB_PACK, ground_truth_dir
 from benchmark.groundtruth.grid import grid_keys
 from benchmark.publish import build_leaderboard
+from benchmark.predictors.suites import load_prediction_suite
 from benchmark.publish.leaderboard import PACK
 from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
 from benchmark.submissions.methods import SubmittedMethod
-from benchmark.suite import load_suite
+from benchmark.submissions.tracks import run_predictor
+from benchmark.suite import find_suite, load_suite
 
 REPO = Path(__file__).parents[1]
 PREDICTOR_SUITE = "demystifying-vitb16"
@@ -100,6 +103,11 @@ ADVERSARIES = {
                         ["root: a symbolic link (to /)", "regular files only"]),
     "symlink-to-other-submission": ("predictors", P_CODE, {"@predictor.py": "../random/submission.yaml"}, "failed",
                                     ["predictor.py: a symbolic link", "regular files only"]),
+    "file-name-not-utf8": ("predictors", P_CODE, _predictor(PREDICT_OK) | {b"\xff.npy": b""}, "failed",
+                           ["\\xff.npy: a file name that is not UTF-8; rename it"]),
+    "description-lone-surrogate": ("methods", 'kind: method\nauthors: [m]\ndescription: "x \\udcff"\nlicence: MIT\n'
+                                   "registry: ties\nsuites: [tiny]\n", {}, "failed",
+                                   ["field `description`: NaN, infinity or a lone surrogate"]),
     "predictions-outside-folder": ("predictors", f"kind: predictor\n{COMMON}predictions: ../random/submission.yaml\n"
                                    f"suites: [{PREDICTOR_SUITE}]\n", {}, "failed",
                                    ["field `predictions`", "outside the submission folder"]),
@@ -109,6 +117,9 @@ ADVERSARIES = {
     "answer-forged-error": ("predictors", P_CODE, _predictor(
         "os.write(ANSWER_FD, b'{\"error\": {\"kind\": \"timeout\", \"reason\": 7}}\\n'); time.sleep(3600)"),
         "failed", ["invalid-answer:", "a malformed error report"]),
+    "answer-error-lone-surrogate": ("predictors", P_CODE, _predictor(
+        "os.write(ANSWER_FD, b'{\"error\": {\"kind\": \"raised\", \"reason\": \"\\\\udcff boom\"}}\\n'); "
+        "time.sleep(3600)"), "failed", ["raised:", "\\xff boom"]),
     "answer-incomplete": ("predictors", P_CODE, _predictor(
         "os.write(ANSWER_FD, b'{\"pairs\": []}\\n'); time.sleep(3600)"), "failed",
         ["invalid-answer:", "lacks `pairs` (a list) or `predictions`"]),
@@ -135,6 +146,8 @@ ADVERSARIES = {
     # ---- contained by the sandbox and the checks on what comes back
     "prints-junk": ("predictors", P_CODE, _predictor(
         "print('{\"pairs\": [\"forged\"]}\\n' + 'junk ' * 10000, flush=True); " + PREDICT_OK), "complete", []),
+    "helper-not-utf8": ("predictors", P_CODE, _predictor(PREDICT_OK) | {"helper.py": b"\xff\x00 not python"},
+                        "complete", []),
     "huge-stderr-then-crash": ("predictors", P_CODE, _predictor(
         "sys.stderr.write('E' * 5_000_000 + '\\n'); sys.stderr.flush(); os._exit(3)"), "failed",
         ["crashed:", "worker exited with code 3"]),
@@ -160,7 +173,9 @@ def _write(root: Path, track: str, name: str, body: str, files: dict[str, str], 
     folder.mkdir(parents=True)
     (folder / "submission.yaml").write_text(f"name: {'weight-avg' if name == 'impersonates-another' else name}\n" + body)
     for file, content in files.items():
-        if file.startswith("@"):
+        if isinstance(content, bytes):
+            (folder / os.fsdecode(file)).write_bytes(content)
+        elif file.startswith("@"):
             (folder / file[1:]).symlink_to(content)
         else:
             for key, path in paths.items():
@@ -245,6 +260,17 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_text().rstrip("\0")
     except OSError:
         return ""
+
+
+def test_an_exception_in_the_harness_fails_only_that_entry(tmp_path):
+    """The last line of defence: the harness itself fails (its metric cache is blocked by a file), and
+    the submission gets a failed entry naming the exception instead of the run stopping."""
+    (tmp_path / "metrics").write_text("not a folder")
+    truth = load_prediction_suite(PREDICTOR_SUITE, tmp_path, show_progress=False)
+    entry = run_predictor(REPO / "submissions" / "predictors" / "random", find_suite(PREDICTOR_SUITE), lambda: truth,
+                          JobStore(tmp_path / "jobs"), LIMITS, [], tmp_path)
+    assert entry.status == "failed" and entry.name == "random"
+    assert entry.reason.startswith("harness-error: FileExistsError:") and "metrics" in entry.reason, entry.reason
 
 
 def test_honest_rows_are_byte_identical_with_and_without_the_adversaries(boards):
