@@ -56,10 +56,9 @@ class Entry:
     scores: dict[str, Any] | None = None
     plots: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __setattr__(self, key: str, value: Any) -> None:
         # a folder's name and a worker's words may hold lone surrogates, which no leaderboard file can
-        self.name = printable(self.name)
-        self.reason = None if self.reason is None else printable(self.reason)
+        super().__setattr__(key, printable(value) if key in ("name", "reason") and isinstance(value, str) else value)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
