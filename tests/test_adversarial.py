@@ -96,7 +96,7 @@ ADVERSARIES = {
     "yaml-huge": ("predictors", P_CODE + "params: {blob: " + "x" * 100_000 + "}\n", _predictor(PREDICT_OK),
                   "failed", ["bytes; keep it under 64 kB"]),
     "yaml-non-finite": ("methods", REGISTRY + "registry: ties\nparams: {density: .nan}\n", {}, "failed",
-                        ["field `params.density`: NaN or infinity"]),
+                        ["field `params.density`: NaN, infinity or a lone surrogate"]),
     "impersonates-another": ("methods", REGISTRY + "registry: weight_avg\n", {}, "failed",
                              ["field `name`: 'weight-avg' differs from its folder 'impersonates-another'"]),
     "symlink-to-root": ("predictors", P_CODE, _predictor(PREDICT_OK) | {"@root": "/"}, "failed",
