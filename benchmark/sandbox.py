@@ -48,6 +48,9 @@ from typing import Any
 from .store import CACHE_VARIABLE, default_cache
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
+# An answer longer than this is no answer: the parent never buffers more of a worker's output.
+MAX_ANSWER_BYTES = 64 * 1024 ** 2
+ERROR_KINDS = ("raised", "memory")  # what `serve` reports; anything else on the pipe is forged
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,8 @@ class SandboxedWorker:
             stderr=subprocess.PIPE, pass_fds=(write_fd,), preexec_fn=limit_memory, start_new_session=True,
             env=_environment(writable[0] if writable else None) | (env or {}))
         os.close(write_fd)
-        self._answers = os.fdopen(read_fd, "r")
+        self._answers, self._pending = read_fd, bytearray()
+        os.set_blocking(read_fd, False)
         os.set_blocking(self.process.stderr.fileno(), False)
 
     def _signal(self, sig: int) -> None:
@@ -293,7 +297,11 @@ class SandboxedWorker:
         self.usage = Usage(round(seconds, 4), round(self._peak_kb / 1024, 1))
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The worker's answer, or SubmissionFailed naming what went wrong (the worker is then closed)."""
+        """The worker's answer (a JSON object), or SubmissionFailed naming what went wrong (the worker is
+        then closed). The answer is read in bounded chunks under the deadline, so a worker that writes
+        without end, never ends its line, or writes between requests cannot stall or flood the parent."""
+        if self._pending or self._read_chunk(eof_ok=True):
+            self._invalid("wrote to the answer pipe between requests")
         self._signal(signal.SIGCONT)
         started = time.perf_counter()
         try:
@@ -316,15 +324,47 @@ class SandboxedWorker:
             if self.process.stderr in ready:
                 self._drain_stderr()
             if self._answers in ready:
-                line = self._answers.readline()
-                if not line:
+                chunk = self._read_chunk()
+                if not chunk:
                     self._fail_from_exit()
-                self._measured(started)
-                answer = json.loads(line)
-                if answer.get("error"):
-                    self.close()
-                    raise SubmissionFailed(answer["error"]["kind"], answer["error"]["reason"])
-                return answer
+                self._pending += chunk
+                if b"\n" in chunk:
+                    line, _, rest = bytes(self._pending).partition(b"\n")
+                    if rest:
+                        self._invalid("more than one answer to one request")
+                    self._pending.clear()
+                    self._measured(started)
+                    return self._parse(line)
+                if len(self._pending) > MAX_ANSWER_BYTES:
+                    self._invalid(f"an answer longer than {MAX_ANSWER_BYTES // 2 ** 20} MB")
+
+    def _read_chunk(self, eof_ok: bool = False) -> bytes:
+        try:
+            return os.read(self._answers, 1 << 20)
+        except BlockingIOError:
+            return b""
+        except OSError:
+            return b"" if eof_ok else self._fail_from_exit()
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        try:
+            answer = json.loads(line)
+        except (ValueError, RecursionError) as err:
+            self._invalid(f"not a JSON answer ({type(err).__name__}: {str(err)[:200]})")
+        if not isinstance(answer, dict):
+            self._invalid(f"a JSON {type(answer).__name__}, not an object")
+        if "error" in answer:
+            error = answer["error"]
+            if not (isinstance(error, dict) and error.get("kind") in ERROR_KINDS and isinstance(error.get("reason"), str)):
+                self._invalid("a malformed error report")
+            self.close()
+            raise SubmissionFailed(error["kind"], error["reason"][:2000])
+        return answer
+
+    def _invalid(self, what: str):
+        self.close()
+        raise SubmissionFailed("invalid-answer", f"the worker's answer pipe carried {what}; only the harness's "
+                                                 "worker loop may write to it")
 
     def _drain_stderr(self) -> None:
         try:
@@ -335,9 +375,12 @@ class SandboxedWorker:
             self._stderr.extend(chunk.decode(errors="replace").splitlines())
 
     def _fail_from_exit(self) -> None:
-        code = self.process.wait(timeout=30)
+        try:
+            code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._invalid("an end of file while the worker kept running")
         self._drain_stderr()
-        tail = " | ".join(list(self._stderr)[-3:])
+        tail = " | ".join(line[:300] for line in list(self._stderr)[-3:])
         self.close()
         if code < 0:
             kind = "memory" if code == -signal.SIGKILL else "crashed"
@@ -354,11 +397,14 @@ class SandboxedWorker:
                     pass
             self._signal(signal.SIGKILL)
             self.process.wait()
-        for stream in (self._answers, self.process.stdin, self.process.stderr):
+        for stream in (self.process.stdin, self.process.stderr):
             try:
                 stream.close()
             except (OSError, ValueError):
                 pass
+        if self._answers is not None:
+            os.close(self._answers)
+            self._answers = None
 
     def __enter__(self):
         return self

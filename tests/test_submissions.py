@@ -137,3 +137,53 @@ def test_submit_check_merges_a_method_submission_in_the_sandbox():
     out = CliRunner().invoke(app, ["submit", "check", str(Path(__file__).parents[1] / "submissions/methods/weight-avg")])
     assert out.exit_code == 0, out.output
     assert "in the sandbox" in out.output and "weights check out" in out.output
+
+
+@pytest.mark.parametrize("track", ["predictor", "method"])
+def test_submit_new_writes_a_template_that_passes_submit_check(track, tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    cli = CliRunner()
+    out = cli.invoke(app, ["submit", "new", f"my-{track}", "--track", track, "--root", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    folder = tmp_path / "submissions" / f"{track}s" / f"my-{track}"
+    code = "predictor.py" if track == "predictor" else "method.py"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["README.md", "submission.yaml", code])
+    assert "suites: [tiny" in (folder / "submission.yaml").read_text()
+    # a predictor is checked on its quick published-results suite here (its tiny check computes metrics)
+    suite = ["--suite", "demystifying-vitb16"] if track == "predictor" else []
+    out = cli.invoke(app, ["submit", "check", str(folder), *suite])
+    assert out.exit_code == 0, out.output
+    assert ("primary (mean per-fold Spearman" if track == "predictor" else "weights check out") in out.output
+    again = cli.invoke(app, ["submit", "new", f"my-{track}", "--track", track, "--root", str(tmp_path)])
+    assert again.exit_code == 2 and "exists already" in again.output
+
+
+def test_submit_new_refuses_a_name_the_leaderboard_would_reject(tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    out = CliRunner().invoke(app, ["submit", "new", "My Method", "--track", "method", "--root", str(tmp_path)])
+    assert out.exit_code == 2 and "lower-case letters" in out.output
+    assert not (tmp_path / "submissions").exists()
+
+
+def test_submit_check_reports_what_the_leaderboard_reports(tmp_path, tiny_suite):
+    """One code path: the same message from `submit check` as in the leaderboard's failed row."""
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    folder = tmp_path / "ties-typo"
+    folder.mkdir()
+    (folder / "submission.yaml").write_text("name: ties-typo\nkind: method\nauthors: [x]\ndescription: d\n"
+                                            "licence: MIT\nregistry: ties\nparams: {densty: 0.2}\nsuites: [tiny]\n")
+    out = CliRunner().invoke(app, ["submit", "check", str(folder)])
+    assert out.exit_code == 2
+    entry, rows = run_method(folder, tiny_suite, None, LIMITS, [])  # fails before it needs a grid runner
+    assert entry.status == "failed" and rows is None
+    expected = "field `params.densty`: 'ties' has no parameter 'densty' (did you mean `density`?)"
+    assert expected in entry.reason and expected in " ".join(out.output.split())

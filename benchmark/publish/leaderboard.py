@@ -24,7 +24,6 @@ from ..sandbox import Limits, isolation
 from ..store import JobStore, checkpointing, default_cache, write_pack
 from ..submissions import discover
 from ..submissions.methods import SubmittedMethod, hidden_from_submissions
-from ..submissions.schema import SubmissionError
 from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor
 from ..suite import SuiteSpec, bundled_suites, find_suite
 from .html import render_html
@@ -39,7 +38,7 @@ def _method_of(folder: Path) -> SubmittedMethod | None:
     """The folder's method submission, or None when it does not load (`run_method` reports why)."""
     try:
         return SubmittedMethod.from_folder(folder)
-    except SubmissionError:
+    except Exception:  # noqa: BLE001 - whatever stops it loading, `run_method` turns into its failed row
         return None
 
 

@@ -14,11 +14,10 @@ import torch
 from safetensors.torch import load_file
 
 from ..merging import METHODS, expand_search_space, get_method, load_mergekit_method
-from ..merging.mergekit_adapter import MergekitTemplateError
 from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation
 from ..suite import Suite, SuiteSpec, bundled_suites
 from ..suite.suite import StateDict
-from .schema import MethodSubmission, SubmissionError, folder_sha256, package_code_used, read_submission_of_kind
+from .schema import MethodSubmission, check_submission, folder_sha256, package_code_used
 
 
 @dataclass(frozen=True)
@@ -35,16 +34,10 @@ class SubmittedMethod:
     params: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def from_folder(cls, folder: Path) -> "SubmittedMethod":
-        spec = read_submission_of_kind(folder, MethodSubmission)
-        if spec.registry is not None and spec.registry not in METHODS:
-            raise SubmissionError(f"{folder}/submission.yaml: field `registry`: no method {spec.registry!r}; "
-                                  f"registered: {', '.join(sorted(METHODS))}")
-        if spec.mergekit is not None:  # the harness names a mergekit method by its template: it must read
-            try:
-                load_mergekit_method(Path(folder) / spec.mergekit, spec.name)
-            except (OSError, MergekitTemplateError) as err:
-                raise SubmissionError(f"{folder}/submission.yaml: field `mergekit`: {err}") from err
+    def from_folder(cls, folder: Path, suites=()) -> "SubmittedMethod":
+        """The folder's method, checked by `check_submission` (`suites`: suite names known besides
+        the bundled ones); SubmissionError names the file, the field and the fix."""
+        spec = check_submission(folder, MethodSubmission, suites)
         return cls(Path(folder).resolve(), spec, tuple(sorted(spec.params.items())))
 
     @property

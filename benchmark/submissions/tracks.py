@@ -36,8 +36,8 @@ from ..store import JobStore, job_key
 from ..suite import Suite, SuiteSpec
 from . import method_worker, predictor_worker
 from .methods import MergeCost, SandboxedMerger, SubmittedMethod, suite_folders
-from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, folder_sha256, package_code_used,
-                     read_submission_of_kind)
+from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, check_submission, folder_sha256,
+                     package_code_used, printable)
 
 REFERENCE_METHOD = "weight_avg"
 # A method's seconds per merge and peak memory come from this many pairs, spread evenly over the
@@ -63,6 +63,10 @@ class Entry:
     # "bubblewrap", "unshare" or "none"); part of the cached record, so a replayed entry says how it ran.
     # None when no submission code ran (an invalid folder, a suite it was not submitted for)
     isolation: str | None = None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # a folder's name and a worker's words may hold lone surrogates, which no leaderboard file can
+        super().__setattr__(key, printable(value) if key in ("name", "reason") and isinstance(value, str) else value)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,14 +117,28 @@ class _WorkerAnswers:
     def add(self, answer: dict, fold: str, folds: list[str], pair_tasks: dict[str, tuple[str, str]],
             update_tasks: dict[str, str]) -> None:
         for kind, ids_key, store in (("predictions", "pairs", self.pairs), ("update_predictions", "updates", self.updates)):
-            ids = answer[ids_key]
-            for method, per_target in answer[kind].items():
+            known = pair_tasks if ids_key == "pairs" else update_tasks
+            ids, per_method = answer.get(ids_key), answer.get(kind)
+            if not (isinstance(ids, list) and isinstance(per_method, dict)
+                    and all(isinstance(v, dict) for v in per_method.values())):
+                raise SubmissionFailed("invalid-answer", f"{self.name}: the answer lacks `{ids_key}` (a list) or "
+                                                         f"`{kind}` (method -> target -> scores)")
+            unknown = [i for i in ids if not isinstance(i, str) or i not in known]
+            if unknown or len(set(ids)) != len(ids):
+                raise SubmissionFailed("invalid-answer", f"{self.name}: the answer names "
+                                       + (f"{str(unknown[0])[:80]!r}, not one of the suite's {ids_key}" if unknown
+                                          else f"some of the {ids_key} twice"))
+            for method, per_target in per_method.items():
                 for target, values in per_target.items():
-                    if len(values) != len(ids):
-                        raise SubmissionFailed("wrong-count", f"{self.name}: {len(values)} scores for {len(ids)} "
-                                                              f"{ids_key} (method {method})")
-                    if any(v is None for v in values):
-                        raise SubmissionFailed("nan", f"{self.name}: NaN or inf among the scores (method {method})")
+                    if not isinstance(values, list) or len(values) != len(ids):
+                        count = len(values) if isinstance(values, list) else "no list of"
+                        raise SubmissionFailed("wrong-count", f"{self.name}: {count} scores for {len(ids)} "
+                                                              f"{ids_key} (method {method[:80]})")
+                    if any(v is None or isinstance(v, float) and not np.isfinite(v) for v in values):
+                        raise SubmissionFailed("nan", f"{self.name}: NaN or inf among the scores (method {method[:80]})")
+                    if not all(isinstance(v, float) or type(v) is int and abs(v) < 2 ** 63 for v in values):
+                        raise SubmissionFailed("invalid-answer", f"{self.name}: a score that is not a number "
+                                                                 f"(method {method[:80]})")
                     for f in (folds if fold == "*" else [fold]):
                         tasks_of = pair_tasks if ids_key == "pairs" else {u: (t,) for u, t in update_tasks.items()}
                         chosen = {i: v for i, v in zip(ids, values) if f in tasks_of[i]}
@@ -149,6 +167,14 @@ def _train_targets(truth: PredictionSuite, held_out: str) -> tuple[dict, dict]:
     return pair_targets, update_targets
 
 
+def harness_failure(track: Literal["predictors", "methods"], suite: str, folder: Path, err: Exception) -> Entry:
+    """The last line of defence: an exception while evaluating one submission becomes its failed entry,
+    never the end of the leaderboard for everyone."""
+    return Entry(track, suite, Path(folder).name, {}, "failed",
+                 f"harness-error: {type(err).__name__}: {str(err)[:500]} (while evaluating {Path(folder).name}; "
+                 "the harness should have caught this, please report it)")
+
+
 def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], PredictionSuite], store: JobStore,
                   limits: Limits, hidden: list[Path], cache: Path) -> Entry:
     """Score one predictor submission on one suite; failures become a failed entry, never an exception.
@@ -156,9 +182,17 @@ def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Predi
     `load_truth` gives the suite with its targets (harness side); it is only called on a cache miss, and
     computes every metric the predictor may read before its first worker starts. Each worker gets a copy
     of those metrics and a scratch folder of its own; nothing else is writable to it."""
+    try:
+        return _run_predictor(folder, suite, load_truth, store, limits, hidden, cache)
+    except Exception as err:  # noqa: BLE001 - see harness_failure
+        return harness_failure("predictors", suite.name, folder, err)
+
+
+def _run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], PredictionSuite], store: JobStore,
+                   limits: Limits, hidden: list[Path], cache: Path) -> Entry:
     suite_name = suite.name
     try:
-        spec = read_submission_of_kind(folder, PredictorSubmission)
+        spec = check_submission(folder, PredictorSubmission, [suite_name])
     except SubmissionError as err:
         return Entry("predictors", suite_name, Path(folder).name, {}, "failed", f"invalid: {err}")
     entry = Entry("predictors", suite_name, spec.name, _about(spec), "failed")
@@ -185,10 +219,12 @@ def run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Predi
         with worker() as (sandboxed, inputs_file):
             first = sandboxed.request(request | {"inputs": inputs_file})
         if "unsupported" in first:
-            entry.status, entry.reason = "incomplete", first["unsupported"]
+            if not isinstance(first["unsupported"], str):
+                raise SubmissionFailed("invalid-answer", f"{spec.name}: `unsupported` must say why, as text")
+            entry.status, entry.reason = "incomplete", first["unsupported"][:500]
             store.put(key, entry.to_dict())
             return entry
-        if first.get("learned"):
+        if first.get("learned") is True:
             for fold in folds:  # a fresh process per fold: no fold's held-out targets ever reach the predictor
                 pair_targets, update_targets = _train_targets(truth, fold)
                 with worker() as (sandboxed, inputs_file):
@@ -263,9 +299,17 @@ def run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, h
                advance: Callable[[str], None] = lambda _: None) -> tuple[Entry, pd.DataFrame | None]:
     """Run a method submission through the ground truth's own grid (`run_units`: tuning on dev when it
     declares a search space, then test), its merges made in the sandbox, and summarise.
-    Returns the entry and its per-pair rows."""
+    Returns the entry and its per-pair rows; failures become a failed entry, never an exception."""
     try:
-        method = SubmittedMethod.from_folder(folder)
+        return _run_method(folder, suite, runner, limits, hidden, reference, advance)
+    except Exception as err:  # noqa: BLE001 - see harness_failure
+        return harness_failure("methods", suite.name, folder, err), None
+
+
+def _run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, hidden: list[Path],
+                reference: pd.DataFrame | None, advance: Callable[[str], None]) -> tuple[Entry, pd.DataFrame | None]:
+    try:
+        method = SubmittedMethod.from_folder(folder, [suite.name])
     except SubmissionError as err:
         return Entry("methods", suite.name, Path(folder).name, {}, "failed", f"invalid: {err}"), None
     entry = Entry("methods", suite.name, method.name, _about(method.submission), "failed")
