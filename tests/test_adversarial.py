@@ -158,14 +158,18 @@ ADVERSARIES = {
     "fork-bomb": ("predictors", P_CODE, _predictor(
         f"[os.fork() or (os.setsid(), os.execvp('sleep', ['sleep', '{SLEEPER}'])) for _ in range(20)]; "
         "raise RuntimeError('forked 20 sleepers')"), "failed", ["raised:", "RuntimeError: forked 20 sleepers"]),
+    # the sandbox shows only the submission's inputs: a folder outside them is not even there
     "writes-outside-scratch": ("predictors", P_CODE, _predictor("open(OUTSIDE, 'w').write('pwned')"), "failed",
-                               ["raised:", "Read-only file system"]),
+                               ["raised:", "No such file or directory"]),
     "method-writes-outside-scratch": ("methods", M_CODE, _method("open(OUTSIDE, 'w').write('pwned')"), "failed",
-                                      ["raised:", "Read-only file system"]),
+                                      ["raised:", "No such file or directory"]),
+    "writes-own-folder": ("predictors", P_CODE, _predictor("open(__file__, 'a').write('pwned')"), "failed",
+                          ["raised:", "Read-only file system"]),
     "reads-other-submissions-results": ("predictors", P_CODE, _predictor("open(RECORDS).read()"), "failed",
                                         ["raised:", "FileNotFoundError", "records.jsonl"]),
 }
-NEEDS_BUBBLEWRAP = {"writes-outside-scratch", "method-writes-outside-scratch", "reads-other-submissions-results"}
+NEEDS_BUBBLEWRAP = {"writes-outside-scratch", "method-writes-outside-scratch", "writes-own-folder",
+                    "reads-other-submissions-results"}
 
 
 def _write(root: Path, track: str, name: str, body: str, files: dict[str, str], paths: dict[str, Path]) -> None:
@@ -263,14 +267,15 @@ def _cmdline(proc: Path) -> str:
 
 
 def test_an_exception_in_the_harness_fails_only_that_entry(tmp_path):
-    """The last line of defence: the harness itself fails (its metric cache is blocked by a file), and
-    the submission gets a failed entry naming the exception instead of the run stopping."""
-    (tmp_path / "metrics").write_text("not a folder")
-    truth = load_prediction_suite(PREDICTOR_SUITE, tmp_path, show_progress=False)
-    entry = run_predictor(REPO / "submissions" / "predictors" / "random", find_suite(PREDICTOR_SUITE), lambda: truth,
+    """The last line of defence: the harness itself fails (reading the suite's targets raises), and the
+    submission gets a failed entry naming the exception instead of the run stopping."""
+    def broken_truth():
+        raise OSError("ground-truth tables unreadable")
+
+    entry = run_predictor(REPO / "submissions" / "predictors" / "random", find_suite(PREDICTOR_SUITE), broken_truth,
                           JobStore(tmp_path / "jobs"), LIMITS, [], tmp_path)
     assert entry.status == "failed" and entry.name == "random"
-    assert entry.reason.startswith("harness-error: FileExistsError:") and "metrics" in entry.reason, entry.reason
+    assert entry.reason.startswith("harness-error: OSError: ground-truth tables unreadable"), entry.reason
 
 
 def test_honest_rows_are_byte_identical_with_and_without_the_adversaries(boards):
