@@ -20,7 +20,6 @@ from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth import JOB_PACK, ground_truth_dir
 from benchmark.groundtruth.grid import grid_keys
 from benchmark.publish import build_leaderboard
-from benchmark.predictors.suites import load_prediction_suite
 from benchmark.publish.leaderboard import PACK
 from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
