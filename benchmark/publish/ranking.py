@@ -23,8 +23,8 @@ from ..scoring.paired import ALPHA, PAIRED_SAMPLES, Comparison, compare, holm, p
 
 RULE = (f"Ranks come from paired comparisons. Every merge method is scored on the same pairs and every predictor "
         f"on the same leave-one-task-out folds, so two entries are compared on the same bootstrap resamples "
-        f"(at least {PAIRED_SAMPLES:,} ; over pairs for methods, over pairs within each fold for predictors), recomputing the board's "
-        "primary score on each. A difference is significant when its two-sided paired bootstrap p-value, "
+        f"(at least {PAIRED_SAMPLES:,}; over pairs for methods, over pairs within each fold for predictors), "
+        "recomputing the board's primary score on each. A difference is significant when its two-sided paired bootstrap p-value, "
         "Holm-adjusted over all pairwise comparisons of the board, is below "
         f"{ALPHA:g}. An entry's rank is 1 + the number of entries significantly better than it, so entries that "
         "nothing separates share a rank. Δ to above is the entry's difference to the entry listed above it, with its "
