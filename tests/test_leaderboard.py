@@ -1,31 +1,34 @@
-"""The leaderboard: ranks that respect uncertainty, byte-identical output, a page that works in
+"""The leaderboard: ranks from paired comparisons, byte-identical output, a page that works in
 a real headless Chromium, and a publish that fails cleanly offline."""
 
+import dataclasses
 import hashlib
 import shutil
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from benchmark.evaluation import EvalSettings
 from benchmark.publish import build_leaderboard
 from benchmark.publish.hub import publish_to_hub
 from benchmark.publish.leaderboard import FILES
-from benchmark.publish.ranking import rank_groups
+from benchmark.publish.ranking import RULE
+from benchmark.publish.html import render_html
+from benchmark.publish.markdown import format_ci, format_interval
+from benchmark.publish.results import Results, transfer_board
+from benchmark.predictors.metrics import DEMYSTIFYING_METRICS
+from benchmark.predictors.suites import load_prediction_suite
 from benchmark.sandbox import Limits
+from benchmark.store import JobStore
+from benchmark.submissions.methods import hidden_from_submissions
+from benchmark.submissions.schema import load_predictor
+from benchmark.submissions.tracks import run_transfer, transfer_pending
+from benchmark.suite import find_suite
 
 REPO = Path(__file__).parents[1]
-
-
-def test_rank_groups_share_rank_when_intervals_overlap_the_leader():
-    entries = [{"name": "a", "status": "complete", "primary": 0.9, "primary_ci": [0.8, 1.0]},
-               {"name": "b", "status": "complete", "primary": 0.85, "primary_ci": [0.79, 0.9]},
-               {"name": "c", "status": "complete", "primary": 0.5, "primary_ci": [0.45, 0.55]},
-               {"name": "d", "status": "complete", "primary": 0.45, "primary_ci": [0.3, 0.6]},
-               {"name": "e", "status": "failed", "primary": None, "primary_ci": None}]
-    ranked = rank_groups(entries)
-    assert [(e["name"], e["rank"]) for e in ranked] == [("a", 1), ("b", 1), ("c", 3), ("d", 3), ("e", None)]
 
 
 def _submission(root: Path, track: str, name: str, body: str) -> None:
@@ -67,7 +70,7 @@ def built(board_root, micro_suite, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     kwargs = dict(cache=cache, settings=EvalSettings(backend="hf"), limits=Limits(seconds=120, memory_mb=4096),
                   suites=[str(micro_suite.root), "demystifying-vitb16"],
-                  show_progress=False)
+                  show_progress=False, transfers=[(micro_suite.name, "demystifying-vitb16")])
     first = build_leaderboard(board_root, board_root / "leaderboard", **kwargs)
     digests = {f: hashlib.sha256((board_root / "leaderboard" / f).read_bytes()).hexdigest() for f in FILES}
     second = build_leaderboard(board_root, board_root / "leaderboard", **kwargs)
@@ -100,6 +103,67 @@ def test_leaderboard_ranks_complete_entries_and_lists_the_rest(built, micro_suit
     assert preds["l1-pearson-linear"].rank is not None and preds["random"].rank is not None
     text = (out / "README.md").read_text()
     assert "| rank | method |" in text and "| rank | predictor |" in text and "**broken** (failed)" in text
+    assert RULE in text and results.ranking == RULE
+    for b in (methods, predictors):  # paired comparisons behind every rank
+        ranked = [r for r in b.rows if r.rank is not None]
+        assert len(b.comparisons) == len(ranked) * (len(ranked) - 1) // 2
+        assert ranked[0].to_above is None and all(r.to_above["name"] == above.name for above, r in zip(ranked, ranked[1:]))
+        assert all(r.rank == 1 + len(r.beaten_by) for r in ranked)
+        assert all(r.provenance for r in b.rows if r.status == "complete")
+
+
+def test_transfer_board_is_pending_until_both_suites_have_metrics_and_ground_truth(built, micro_suite, tmp_path):
+    out, results, _, _ = built
+    (pending,) = results.transfer
+    assert (pending.train_suite, pending.test_suite, pending.status, pending.rows) == (
+        micro_suite.name, "demystifying-vitb16", "pending", [])
+    assert pending.reason.startswith(f"pending: no metrics for {micro_suite.name} (0 of ")
+    assert f"no ground truth for {micro_suite.name}" in pending.reason and pending.reason in (out / "README.md").read_text()
+    assert transfer_pending([find_suite("tiny"), find_suite("demystifying-vitb16")], tmp_path) is None
+
+
+def _shared(pairs, features):
+    return [dataclasses.replace(p, metrics={m: p.metrics[m] for m in features}, handles=None, base=None,
+                                calibration=()) for p in pairs]
+
+
+@pytest.fixture(scope="module")
+def transferred(tmp_path_factory):
+    """The learned baseline fit on every pair of tiny and scored on the ViT suite (28 metrics in common)."""
+    cache = tmp_path_factory.mktemp("transfer")
+    tiny, vit = find_suite("tiny"), find_suite("demystifying-vitb16")
+    truths = load_prediction_suite("tiny", cache, show_progress=False), load_prediction_suite(vit.root, cache)
+    store = JobStore(cache / "jobs")
+    args = (tiny, vit, lambda: truths[0], lambda: truths[1], store, Limits(seconds=600, memory_mb=4096),
+            hidden_from_submissions(cache, [tiny, vit]), cache)
+    return run_transfer(REPO / "submissions/predictors/l1-pearson-linear", *args), truths, args
+
+
+def test_transfer_fits_on_one_suite_and_scores_the_other(transferred):
+    entry, (tiny, vit), args = transferred
+    assert entry.status == "complete", entry.reason
+    methods = sorted(set(tiny.methods) & set(vit.methods))
+    assert len(methods) >= 3 and sorted(entry.scores["methods"]) == methods
+    assert entry.scores["features"] == len(DEMYSTIFYING_METRICS) and entry.scores["fit_pairs"] == len(tiny.pairs)
+    _, predictor = load_predictor(REPO / "submissions/predictors/l1-pearson-linear")  # our own baseline, in process
+    train, test = _shared(tiny.pairs, DEMYSTIFYING_METRICS), _shared(vit.pairs, DEMYSTIFYING_METRICS)
+    for m in methods:  # the sandboxed run is exactly: fit on all of tiny, predict the ViT pairs
+        y = tiny.targets[(m, "na")]
+        predictor.fit([p for p, v in zip(train, y) if np.isfinite(v)], y[np.isfinite(y)], m)
+        actual = vit.targets[(m, "na")]
+        keep = np.isfinite(actual)
+        rho = stats.spearmanr(predictor.predict(test, m)[keep], actual[keep])[0]
+        assert entry.scores["methods"][m]["spearman"] == pytest.approx(rho, abs=1e-6)
+        assert entry.scores["methods"][m]["pairs"] == keep.sum()
+    low, high = entry.scores["spearman_ci"]
+    assert low < entry.scores["spearman"] < high
+    assert entry.scores["spearman"] == pytest.approx(np.mean([entry.scores["methods"][m]["spearman"] for m in methods]))
+    tiny_spec, vit_spec, _, _, store, limits, hidden, cache = args
+    never = lambda: pytest.fail("a cached transfer loads no suite")  # noqa: E731
+    again = run_transfer(REPO / "submissions/predictors/l1-pearson-linear", tiny_spec, vit_spec, never, never, store,
+                         limits, hidden, cache)
+    assert again == entry
+    assert run_transfer(REPO / "submissions/predictors/random", *args) is None  # does not declare `transfer`
 
 
 def test_leaderboard_is_byte_identical_when_regenerated(built):
@@ -112,22 +176,6 @@ def test_publish_offline_fails_clearly_and_changes_nothing(built):
     with pytest.raises(ConnectionError, match="offline or the repo does not exist; nothing was changed"):
         publish_to_hub("willitmerge/does-not-exist", out, "tiny")
     assert digests == {f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in FILES}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        pytest.fail("Debian packages chromium and chromium-driver are needed (`make setup` installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_page_renders_sorts_and_plots_in_chromium(built, browser):
@@ -154,3 +202,52 @@ def test_page_renders_sorts_and_plots_in_chromium(built, browser):
     scatters = browser.find_elements(By.CSS_SELECTOR, f"#predictors-{predictors.suite} figure.scatter")
     assert len(scatters) == sum(r.status == "complete" for r in predictors.rows)
     assert all(len(f.find_elements(By.TAG_NAME, "circle")) > 100 for f in scatters)
+
+
+def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferred, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _, results, _, _ = built
+    methods, predictors = _boards(results)
+    entry = transferred[0]
+    isolated = [r.model_copy(update={"isolation": {"tool": "bubblewrap", "network": "blocked"}})
+                if r.name == "weight-avg" else r for r in methods.rows]  # the field the sandbox records per entry
+    boards = [methods.model_copy(update={"rows": isolated}) if b is methods else b for b in results.boards]
+    page = results.model_copy(update={"boards": boards, "transfer": [
+        transfer_board("tiny", predictors.suite, [entry], None, boards), *results.transfer]})
+    (tmp_path / "index.html").write_text(render_html(page))
+    browser.get((tmp_path / "index.html").as_uri())
+    visible = lambda: [s.get_attribute("id") for s in browser.find_elements(By.CSS_SELECTOR, "section.board")  # noqa: E731
+                       if s.is_displayed()]
+    assert visible() == [f"methods-{methods.suite}"]  # one board at a time, the first by default
+    suite, track = Select(browser.find_element(By.ID, "suite-select")), Select(browser.find_element(By.ID, "track-select"))
+    suite.select_by_value(predictors.suite)
+    track.select_by_value("predictors")
+    assert visible() == [f"predictors-{predictors.suite}"]
+    track.select_by_value("methods")  # a result suite has no method board
+    assert visible() == [] and browser.find_element(By.ID, "no-board").text == f"No methods board for {predictors.suite}."
+    track.select_by_value("transfer")
+    assert visible() == [f"transfer-tiny-{predictors.suite}", f"transfer-{methods.suite}-{predictors.suite}"]
+    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f"#table-transfer-tiny-{predictors.suite} td")]
+    l1 = next(r for r in predictors.rows if r.name == "l1-pearson-linear")
+    assert cells[:3] == ["l1-pearson-linear", format_interval(entry.scores["spearman"], entry.scores["spearman_ci"]),
+                         format_ci(l1)]  # the transfer figure beside the within-suite one
+    assert results.transfer[0].reason in browser.find_element(By.ID, f"transfer-{methods.suite}-{predictors.suite}").text
+    track.select_by_value("predictors")
+    browser.find_element(By.CSS_SELECTOR, f"a[href='#entry-predictors-{predictors.suite}-l1-pearson-linear']").click()
+    detail = browser.find_element(By.ID, f"entry-predictors-{predictors.suite}-l1-pearson-linear")
+    assert detail.get_attribute("open") is not None
+    per_method = detail.find_elements(By.CSS_SELECTOR, "table.per-method tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in per_method] == sorted(l1.scores["methods"])
+    assert l1.provenance["entry_key"] in detail.text
+    suite.select_by_value(methods.suite)
+    track.select_by_value("methods")
+    for name in ("weight-avg", "ta"):
+        browser.find_element(By.CSS_SELECTOR, f"a[href='#entry-methods-{methods.suite}-{name}']").click()
+    weight_avg = browser.find_element(By.ID, f"entry-methods-{methods.suite}-weight-avg")
+    row = next(r for r in methods.rows if r.name == "weight-avg")
+    tasks = [r.find_elements(By.TAG_NAME, "td")[0].text for r in weight_avg.find_elements(By.CSS_SELECTOR, "table.per-task tbody tr")]
+    assert tasks == sorted(row.plots["task_na"]) and "network: blocked; tool: bubblewrap" in weight_avg.text
+    assert row.provenance["records_digest"] in weight_avg.text
+    assert "isolation" not in browser.find_element(By.ID, f"entry-methods-{methods.suite}-ta").text  # not recorded

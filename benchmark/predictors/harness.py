@@ -32,11 +32,14 @@ def in_process(predictor, fit_name: str = "fit", predict_name: str = "predict") 
     return predict
 
 
-def score_predictions(suite: PredictionSuite, predict: Predict, seed: int = 0) -> dict:
+def score_predictions(suite: PredictionSuite, predict: Predict, seed: int = 0, keep_held_out: bool = False) -> dict:
     """Per method and target: mean per-fold Spearman/Pearson, pooled Spearman, 95% intervals;
-    plus, per target, their averages over methods. Primary: mean per-fold Spearman on `na`."""
+    plus, per target, their averages over methods. Primary: mean per-fold Spearman on `na`.
+
+    `keep_held_out` adds `held_out`: per method and fold, the held-out pair ids, predictions and `na`
+    targets behind the primary (what the leaderboard's paired comparisons resample)."""
     per_method: dict[str, dict] = {}
-    primary_draws = []
+    primary_draws, held_out = [], {}
     for method in suite.methods:
         per_method[method] = {}
         for target in suite.target_names():
@@ -52,6 +55,9 @@ def score_predictions(suite: PredictionSuite, predict: Predict, seed: int = 0) -
             per_method[method][target] = score.as_dict()
             if target == "na":
                 primary_draws.append(score.spearman_draws)
+                held_out[method] = {f.task: {"ids": [pairs[i].id for i in f.test_index],
+                                             "predictions": f.predictions.tolist(), "targets": f.targets.tolist()}
+                                    for f in score.folds}
     averages = {}
     for target in suite.target_names():
         rows = [per_method[m][target] for m in suite.methods]
@@ -60,7 +66,7 @@ def score_predictions(suite: PredictionSuite, predict: Predict, seed: int = 0) -
     draws = np.nanmean(np.stack(primary_draws), 0) if len({len(d) for d in primary_draws}) == 1 else None
     primary_ci = [float(v) for v in np.nanpercentile(draws, [2.5, 97.5])] if draws is not None else None
     return {"suite": suite.name, "primary": averages["na"]["mean_fold_spearman"], "primary_ci": primary_ci,
-            "averages": averages, "methods": per_method}
+            "averages": averages, "methods": per_method} | ({"held_out": held_out} if keep_held_out else {})
 
 
 def score_predictor(predictor, suite: PredictionSuite, seed: int = 0) -> dict:

@@ -129,6 +129,19 @@ def metric_pack(spec: SuiteSpec) -> Path | None:
     return METRIC_PACKS / f"{spec.name}.jsonl" if is_bundled(spec.root) else None
 
 
+def missing_metrics(name_or_path: str | Path, cache: Path | None = None) -> tuple[int, int]:
+    """(records missing, records needed): a suite's pair and update metrics not yet in its pack or the
+    cache; computes nothing (a result suite ships its metrics: (0, 0))."""
+    spec = find_suite(name_or_path)
+    if not spec.has_weights:
+        return 0, 0
+    suite = spec.open(with_results=False)
+    library = _library(spec, suite, Path(cache or default_cache()))
+    m = suite.manifest
+    identities = [{"pair": [p.expert_a, p.expert_b]} for p in m.pairs] + [{"expert": e.id} for e in m.experts]
+    return sum(library.store.get(library._key(i)) is None for i in identities), len(identities)
+
+
 def _library(spec: SuiteSpec, suite: Suite, cache: Path) -> MetricLibrary:
     pack = metric_pack(spec)
     return MetricLibrary(suite, cache, packs=(pack,) if pack else ())

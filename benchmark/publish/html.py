@@ -1,17 +1,22 @@
 """`leaderboard/index.html`: one self-contained static page (inline CSS, JS and SVG; no network).
 
-Tables sort by clicking a header (numbers numerically, unranked rows last). Plots are SVG drawn
-here from `results.json` data: a predicted-vs-actual scatter per predictor, a task-by-task
-heatmap of `na` per merge method, and cost (seconds per merge) against score.
+One board shows at a time, picked by suite × track (methods, predictors, transfer); the URL's
+hash names it, so a board can be linked. Tables sort by clicking a header (numbers numerically,
+unranked rows last); an entry's name opens its detail (about, what beats it, per-method scores of
+a predictor or per-task `na` of a method, the isolation it ran under when recorded, the cache keys
+of its records). Plots are SVG drawn here from `results.json` data: a predicted-vs-actual scatter
+per predictor, a task-by-task heatmap of `na` per merge method, and cost (seconds per merge)
+against score.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 
-from .markdown import format_ci, format_number
-from .results import Board, Results
+from .markdown import format_ci, format_interval, format_number, format_to_above
+from .results import Board, Results, TransferBoard
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
@@ -24,6 +29,15 @@ tr.unranked{color:#888}
 .plots{display:flex;flex-wrap:wrap;gap:1rem}
 figure{margin:0} figcaption{font-size:.8rem;text-align:center}
 svg text{font-size:10px;font-family:system-ui,sans-serif}
+.selector{padding:.5rem 0;border-bottom:1px solid #ddd}
+.selector label{margin-right:1rem}
+section.board[hidden],#no-board[hidden]{display:none}
+td.name a{color:inherit}
+details.entry{margin:.3rem 0;border-left:3px solid #ddd;padding-left:.6rem}
+details.entry[open]{border-color:#2b6cb0}
+details.entry summary{cursor:pointer;font-weight:600}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:.1rem .8rem;font-size:.85rem}
+dl.facts dt{color:#555} dl.facts dd{margin:0;word-break:break-all}
 """
 
 SCRIPT = """
@@ -39,6 +53,24 @@ function sortTable(th){
   rows.forEach(r=>body.appendChild(r));
 }
 document.querySelectorAll('table.sortable th').forEach(th=>th.addEventListener('click',()=>sortTable(th)));
+const suiteSelect=document.getElementById('suite-select'), trackSelect=document.getElementById('track-select');
+function showBoard(){
+  const track=trackSelect.value, suite=suiteSelect.value; let shown=0;
+  document.querySelectorAll('section.board').forEach(s=>{
+    s.hidden=!(s.dataset.track===track&&s.dataset.suite===suite); shown+=!s.hidden});
+  const none=document.getElementById('no-board'); none.hidden=shown>0;
+  none.textContent=shown?'':'No '+track+' board for '+suite+'.';
+  history.replaceState(null,'','#'+track+'-'+suite);
+}
+function selectBoard(id){
+  const s=document.getElementById(id); if(!s||!s.classList.contains('board'))return false;
+  suiteSelect.value=s.dataset.suite; trackSelect.value=s.dataset.track; showBoard(); return true;
+}
+suiteSelect.addEventListener('change',showBoard); trackSelect.addEventListener('change',showBoard);
+document.querySelectorAll('a.entry-link').forEach(a=>a.addEventListener('click',e=>{
+  const d=document.getElementById(a.getAttribute('href').slice(1)); if(d){d.open=true}}));
+const first=document.querySelector('section.board');
+if(!selectBoard(decodeURIComponent(location.hash.slice(1)))&&first){selectBoard(first.id)}
 """
 
 
@@ -46,23 +78,30 @@ def _esc(text) -> str:
     return html.escape(str(text))
 
 
-def _cell(text: str, value, cls: str = "") -> str:
+def _cell(text: str, value, cls: str = "", markup: str | None = None) -> str:
+    """A sortable cell showing `text` (or ready `markup`) and sorting by `value`."""
     v = "" if value is None else (f"{value:.6g}" if isinstance(value, float) else _esc(value))
-    return f'<td{f" class={chr(34)}{cls}{chr(34)}" if cls else ""} data-value="{v}">{_esc(text)}</td>'
+    return f'<td{f" class={chr(34)}{cls}{chr(34)}" if cls else ""} data-value="{v}">{markup or _esc(text)}</td>'
+
+
+def _entry_id(b: Board, name: str) -> str:
+    return "entry-" + re.sub(r"[^A-Za-z0-9_.-]", "-", f"{b.track}-{b.suite}-{name}")
 
 
 def _table(b: Board) -> str:
     if b.track == "methods":
-        head = ["rank", "method", "na [95% CI]", "raw acc", "share na ≥ 0.9", "wins vs weight-avg", "s / merge",
+        head = ["rank", "method", "na [95% CI]", "Δ to above [95% CI]", "raw acc", "share na ≥ 0.9", "wins vs weight-avg", "s / merge",
                 "peak MB", "status"]
     else:
-        head = ["rank", "predictor", "Spearman na [95% CI]", "Pearson na", "pooled Spearman na", "S(Δi) s_na",
+        head = ["rank", "predictor", "Spearman na [95% CI]", "Δ to above [95% CI]", "Pearson na", "pooled Spearman na", "S(Δi) s_na",
                 "status"]
     rows = []
     for r in b.rows:
         s = r.scores or {}
-        cells = [_cell(r.rank if r.rank is not None else "—", r.rank), _cell(r.name, r.name, "name"),
-                 _cell(format_ci(r), r.primary)]
+        link = f'<a class="entry-link" href="#{_entry_id(b, r.name)}">{_esc(r.name)}</a>'
+        cells = [_cell(r.rank if r.rank is not None else "—", r.rank), _cell(r.name, r.name, "name", link),
+                 _cell(format_ci(r), r.primary),
+                 _cell(format_to_above(r), None if not r.to_above else r.to_above["difference"])]
         if b.track == "methods":
             wtl = s.get("vs_weight_avg")
             cells += [_cell(format_number(s.get("raw")), s.get("raw")),
@@ -168,23 +207,109 @@ def _cost_plot(b: Board) -> str:
             f'{"".join(parts)}</svg><figcaption>cost against score</figcaption></figure>')
 
 
+def _text(value) -> str:
+    """A provenance or isolation value as one line of text."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _facts(items: list[tuple[str, str]]) -> str:
+    return '<dl class="facts">' + "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in items if v) + "</dl>"
+
+
+def _detail_table(cls: str, head: list[str], rows: list[list[str]]) -> str:
+    ths = "".join(f"<th>{_esc(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>{trs}</tbody></table>'
+
+
+def _entry_details(b: Board, r) -> str:
+    """One entry's detail: who and what, why unranked, what beats it, per-method (predictors) or per-task
+    (methods) scores, the isolation it ran under when recorded, and where its records are cached."""
+    about, scores = r.about or {}, r.scores or {}
+    facts = [("status", r.status if not r.reason else f"{r.status}: {r.reason}"),
+             ("significantly behind", (", ".join(r.beaten_by) or "no entry") if r.rank is not None else ""),
+             ("description", about.get("description", "")), ("authors", _text(about.get("authors") or [])),
+             ("licence", about.get("licence", "")), ("source", _text(about.get("source") or {})),
+             ("isolation", _text(getattr(r, "isolation", None) or ""))]
+    facts += [(f"cache: {k}", _text(v)) for k, v in sorted(r.provenance.items())]
+    parts = [_facts(facts)]
+    if b.track == "predictors" and scores.get("methods"):
+        rows = []
+        for method, per_target in sorted(scores["methods"].items()):
+            na = per_target.get("na", {})
+            rows.append([method, format_interval(na.get("mean_fold_spearman"), na.get("mean_fold_spearman_ci")),
+                         format_number(na.get("mean_fold_pearson")),
+                         format_interval(na.get("pooled_spearman"), na.get("pooled_spearman_ci")),
+                         format_number(per_target.get("raw", {}).get("mean_fold_spearman"))])
+        parts.append(_detail_table("per-method", ["merge method", "Spearman na [95% CI]", "Pearson na",
+                                                  "pooled Spearman na [95% CI]", "Spearman raw"], rows))
+    if b.track == "methods" and r.plots.get("task_na"):
+        parts.append(_detail_table("per-task", ["task", "na (mean acc(merged)/acc(expert))"],
+                                   [[t, f"{v:.3f}"] for t, v in sorted(r.plots["task_na"].items())]))
+    return (f'<details class="entry" id="{_entry_id(b, r.name)}" data-name="{_esc(r.name)}">'
+            f'<summary>{_esc(r.name)}</summary>{"".join(parts)}</details>')
+
+
+def _transfer_section(t: TransferBoard) -> str:
+    """A transfer board, shown under track `transfer` of the suite it is scored on."""
+    head = (f'<section class="board" id="transfer-{_esc(t.train_suite)}-{_esc(t.test_suite)}" data-track="transfer" '
+            f'data-suite="{_esc(t.test_suite)}"><h2>Transfer: fit on <code>{_esc(t.train_suite)}</code>, scored on '
+            f'<code>{_esc(t.test_suite)}</code></h2><p>Predictors that declare <code>transfer: true</code>, fit on every '
+            f'pair of {_esc(t.train_suite)} and predicting every pair of {_esc(t.test_suite)} from the metrics both '
+            "suites share: Spearman with measured na, mean over the merge methods both have (interval: bootstrap over "
+            f"{_esc(t.test_suite)}'s pairs), beside the same predictor's leave-one-task-out figures within "
+            f"{_esc(t.test_suite)}.</p>")
+    if t.status == "pending":
+        return head + f'<p class="pending">{_esc(t.reason)}</p></section>'
+    rows = []
+    for r in t.rows:
+        w, s = r.within_suite or {}, r.scores or {}
+        cells = [_cell(r.name, r.name, "name"), _cell(format_interval(r.spearman, r.spearman_ci), r.spearman),
+                 _cell(format_interval(w.get("primary"), w.get("primary_ci")), w.get("primary")),
+                 _cell(format_number(w.get("pooled_spearman")), w.get("pooled_spearman")),
+                 _cell(s.get("features", "—"), s.get("features")), _cell(len(s.get("methods", {})), len(s.get("methods", {}))),
+                 _cell(r.status if not r.reason else f"{r.status}: {r.reason}", r.status, "name")]
+        rows.append(f'<tr class="{"ranked" if r.status == "complete" else "unranked"}">{"".join(cells)}</tr>')
+    head_cells = ["predictor", "transfer Spearman na [95% CI]", f"within {t.test_suite}: Spearman na [95% CI]",
+                  f"within {t.test_suite}: pooled Spearman na", "metrics shared", "methods", "status"]
+    ths = "".join(f'<th class="{"name" if h in ("predictor", "status") else ""}">{_esc(h)}</th>' for h in head_cells)
+    return (head + f'<table class="sortable" id="table-transfer-{_esc(t.train_suite)}-{_esc(t.test_suite)}"><thead><tr>'
+            f'{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+
+
+def _selector(results: Results) -> str:
+    suites = list(dict.fromkeys([b.suite for b in results.boards] + [t.test_suite for t in results.transfer]))
+    tracks = ["methods", "predictors"] + (["transfer"] if results.transfer else [])
+    options = lambda values: "".join(f'<option value="{_esc(v)}">{_esc(v)}</option>' for v in values)  # noqa: E731
+    return (f'<nav class="selector"><label>Suite <select id="suite-select">{options(suites)}</select></label>'
+            f'<label>Track <select id="track-select">{options(tracks)}</select></label></nav>'
+            '<p id="no-board" hidden></p>')
+
+
 def render_html(results: Results) -> str:
     body = ["<h1>willitmerge leaderboard</h1>",
             "<p>Generated by <code>willitmerge leaderboard</code>; the same data as <code>results.json</code> "
-            f"(schema {results.schema_version}). Click a column header to sort.</p>",
-            "<p><strong>How ranks work.</strong> Entries are sorted by their primary score; the best remaining "
-            "entry leads a group and every entry whose 95% interval overlaps the leader's shares its rank. "
-            "Incomplete and failed entries are listed unranked and never averaged over the cells they have.</p>",
-            f"<p>Sandbox: {_esc(results.sandbox)}.</p>"]
+            f"(schema {results.schema_version}). Pick a board (suite × track) below; click a column header to "
+            "sort, an entry's name for its detail.</p>",
+            f"<p id=\"ranking-rule\"><strong>How ranks work.</strong> {_esc(results.ranking)} Incomplete and failed "
+            "entries are never averaged over the cells they have.</p>",
+            f"<p>Sandbox: {_esc(results.sandbox)}.</p>", _selector(results)]
     for b in results.boards:
         title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
-        body += [f'<section id="{b.track}-{b.suite}"><h2>{title} on <code>{_esc(b.suite)}</code> '
-                 f', version {_esc(b.suite_version)}</h2>', f"<p>Primary: {_esc(b.primary)}.</p>", _table(b)]
+        body += [f'<section class="board" id="{b.track}-{b.suite}" data-track="{b.track}" data-suite="{_esc(b.suite)}">'
+                 f'<h2>{title} on <code>{_esc(b.suite)}</code>, version {_esc(b.suite_version)}</h2>',
+                 f"<p>Primary: {_esc(b.primary)}.</p>", _table(b)]
         if b.track == "methods":
             body += ['<div class="plots">', _heatmap(b), _cost_plot(b), "</div>"]
         else:
             figures = [_scatter(r.name, r.plots["scatter"], r.primary) for r in b.rows if r.plots.get("scatter")]
             body += ['<h3>Predicted vs actual (held-out folds)</h3><div class="plots">', *figures, "</div>"]
+        body += ["<h3>Entries</h3>", *(_entry_details(b, r) for r in b.rows)]
         body.append("</section>")
+    body += [_transfer_section(t) for t in results.transfer]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>willitmerge leaderboard</title>"
             f"<style>{STYLE}</style></head><body>{''.join(body)}<script>{SCRIPT}</script></body></html>\n")

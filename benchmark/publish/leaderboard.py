@@ -2,7 +2,8 @@
 
 Method submissions run first on every suite with weights (weight averaging before the rest, as
 the others' reference), through the ground truth's own grid on one evaluation engine per suite;
-predictor submissions then run on every suite.
+predictor submissions then run on every suite; last, predictors that declare `transfer: true` are fit
+on every pair of one suite with weights and scored on another's (each ordered pair of them).
 Every record the run used is packed into `leaderboard/cache/records.jsonl`, which is
 committed, so a fresh clone recomputes only what changed; a long run also writes it every few
 minutes and when stopped, so it resumes from the committed pack.
@@ -24,11 +25,12 @@ from ..sandbox import Limits, isolation
 from ..store import JobStore, checkpointing, default_cache, write_pack
 from ..submissions import discover
 from ..submissions.methods import SubmittedMethod, hidden_from_submissions
-from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor
+from ..submissions.schema import SubmissionError
+from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor, run_transfer, transfer_pending
 from ..suite import SuiteSpec, bundled_suites, find_suite
 from .html import render_html
 from .markdown import render_markdown
-from .results import Results, board, dumps, schema_json
+from .results import Results, board, dumps, schema_json, transfer_board
 
 PACK = Path("cache") / "records.jsonl"
 FILES = ("README.md", "index.html", "results.json", "results.schema.json", str(PACK))
@@ -53,7 +55,8 @@ def _suite_order(spec: SuiteSpec) -> tuple:
 
 def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Path | None = None,
                       settings: EvalSettings | None = None, limits: Limits = Limits(),
-                      suites: list[str | Path] | None = None, show_progress: bool = True) -> Results:
+                      suites: list[str | Path] | None = None, show_progress: bool = True,
+                      transfers: list[tuple[str, str]] | None = None) -> Results:
     """Score every submission under `root/submissions` on every suite it declares, and write the
     leaderboard files into `out`.
 
@@ -61,7 +64,8 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     with weights, the predictor track on every suite. `cache` holds the job store and the metric
     cache (default `benchmark.store.default_cache()`). A suite's merges are evaluated with the
     settings its ground truth was measured with (so they line up with its jobs) unless `settings`
-    are given."""
+    are given. `transfers`: (fit-on suite, scored-on suite) names among `suites`, by default every
+    ordered pair of suites with weights."""
     root = Path(root).resolve()
     out = Path(out or root / "leaderboard").resolve()
     cache = Path(cache or default_cache())
@@ -73,6 +77,13 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     methods = sorted(discover(root / "submissions", "methods"), key=lambda f: (not _is_reference(f), f.name))
     predictors = discover(root / "submissions", "predictors")
     weight_suites = [s for s in specs if s.has_weights]
+    by_name = {s.name: s for s in specs}
+    if transfers is None:
+        transfers = [(a.name, b.name) for a in weight_suites for b in weight_suites if a is not b]
+    unknown = sorted({n for pair in transfers for n in pair} - set(by_name))
+    if unknown:
+        raise ValueError(f"transfers name suites that are not being scored: {', '.join(unknown)}")
+    transfer_boards = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     boards, evaluation = [], {}
     # a long run (smol's method track takes about an hour) leaves what it finished in the pack every few
@@ -86,7 +97,7 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     with checkpointing(checkpoint) as tick:
         with Progress(*columns, disable=not show_progress) as bar:
             total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f)]) for s in weight_suites for f in methods
-                        if _declares(f, s)) + len(predictors) * len(specs)
+                        if _declares(f, s)) + len(predictors) * (len(specs) + len(transfers))
             job = bar.add_task("leaderboard", total=total)
             for spec in weight_suites:
                 suite = spec.open()
@@ -105,7 +116,7 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
                     runner.close()
                 boards.append(board("methods", spec.name, spec.version, entries))
             for spec in specs:
-                truth = functools.cache(lambda s=spec: load_prediction_suite(s.root, cache, show_progress=False))
+                truth = _truth(spec, cache)
                 missing = _missing_ground_truth(spec, cache)
                 entries = []
                 for folder in predictors:
@@ -116,7 +127,19 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
                         entries.append(run_predictor(folder, spec, truth, store, limits, hidden, cache))
                     advance()
                 boards.append(board("predictors", spec.name, spec.version, entries))
-    results = Results(evaluation=evaluation, sandbox=isolation().describe(), boards=boards)
+            for train, test in transfers:
+                pending = transfer_pending([by_name[train], by_name[test]], cache)
+                load_train, load_test, entries = _truth(by_name[train], cache), _truth(by_name[test], cache), []
+                for folder in predictors:
+                    bar.update(job, description=f"predictor {folder.name}: {train} -> {test}")
+                    if not pending:
+                        entry = run_transfer(folder, by_name[train], by_name[test], load_train, load_test, store,
+                                             limits, hidden, cache)
+                        entries += [entry] if entry is not None else []
+                    advance()
+                transfer_boards.append(transfer_board(train, test, entries, pending, boards))
+    results = Results(evaluation=evaluation, sandbox=isolation().describe(), boards=boards,
+                      transfer=transfer_boards)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps(results))
     (out / "results.schema.json").write_text(schema_json())
@@ -124,6 +147,11 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     (out / "index.html").write_text(render_html(results))
     write_pack(out / PACK, [store], skip=truth_packs)
     return results
+
+
+def _truth(spec: SuiteSpec, cache: Path):
+    """The suite with its targets, loaded on first call (only a cache miss needs it)."""
+    return functools.cache(lambda: load_prediction_suite(spec.root, cache, show_progress=False))
 
 
 def _declares(folder: Path, spec: SuiteSpec) -> bool:

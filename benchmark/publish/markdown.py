@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from .results import Board, Results
+from .results import Board, Results, TransferBoard
 
 
 def format_ci(row) -> str:
-    if row.primary is None:
+    return format_interval(row.primary, row.primary_ci)
+
+
+def format_interval(value, ci) -> str:
+    if value is None:
         return "—"
-    low, high = row.primary_ci
-    return f"{row.primary:.3f} [{low:.3f}, {high:.3f}]"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
 def format_number(value, fmt: str = ".3f") -> str:
     return "—" if value is None else format(value, fmt)
+
+
+def format_to_above(row) -> str:
+    """The row's difference to the entry above it with its paired interval, `*` when significant."""
+    c = row.to_above
+    if not c:
+        return "—"
+    low, high = c["ci"]
+    return f"{c['difference']:+.3f} [{low:+.3f}, {high:+.3f}]{'*' if c['significant'] else ''}"
 
 
 def _tuned(tuned: dict | None) -> str:
@@ -28,32 +40,58 @@ def _tuned(tuned: dict | None) -> str:
 
 
 def _method_table(b: Board) -> list[str]:
-    lines = ["| rank | method | na [95% CI] | raw acc | share na ≥ 0.9 | vs weight-avg W/T/L | tuned | s / merge | peak MB |",
-             "|---:|---|---|---:|---:|---|---|---:|---:|"]
+    lines = ["| rank | method | na [95% CI] | Δ to above [95% CI] | raw acc | share na ≥ 0.9 | vs weight-avg W/T/L | "
+             "tuned | s / merge | peak MB |",
+             "|---:|---|---|---|---:|---:|---|---|---:|---:|"]
     for r in b.rows:
-        if r.status != "complete":
+        if r.rank is None:
             continue
         s = r.scores
         wtl = s.get("vs_weight_avg")
         wtl = "—" if wtl is None else f"{wtl['wins']}/{wtl['ties']}/{wtl['losses']}"
         tuned = _tuned(s.get("tuned"))
-        lines.append(f"| {r.rank} | {r.name} | {format_ci(r)} | {format_number(s['raw'])} | {format_number(s['share_na_at_least_0.9'])} | "
+        lines.append(f"| {r.rank} | {r.name} | {format_ci(r)} | {format_to_above(r)} | {format_number(s['raw'])} | {format_number(s['share_na_at_least_0.9'])} | "
                      f"{wtl} | {tuned} | {format_number(s['seconds_per_merge'], '.2f')} | {format_number(s['peak_memory_mb'], '.0f')} |")
     return lines
 
 
 def _predictor_table(b: Board) -> list[str]:
-    lines = ["| rank | predictor | Spearman na [95% CI] | Pearson na | pooled Spearman na | Spearman raw | S(Δi) s_na |",
-             "|---:|---|---|---:|---:|---:|---:|"]
+    lines = ["| rank | predictor | Spearman na [95% CI] | Δ to above [95% CI] | Pearson na | pooled Spearman na | "
+             "Spearman raw | S(Δi) s_na |",
+             "|---:|---|---|---|---:|---:|---:|---:|"]
     for r in b.rows:
-        if r.status != "complete":
+        if r.rank is None:
             continue
         avg = r.scores["averages"]
         updates = (r.scores.get("updates") or {}).get("average", {}).get("s_na")
-        lines.append(f"| {r.rank} | {r.name} | {format_ci(r)} | {format_number(avg['na']['mean_fold_pearson'])} | "
+        lines.append(f"| {r.rank} | {r.name} | {format_ci(r)} | {format_to_above(r)} | "
+                     f"{format_number(avg['na']['mean_fold_pearson'])} | "
                      f"{format_number(avg['na']['pooled_spearman'])} | {format_number(avg.get('raw', {}).get('mean_fold_spearman'))} | "
                      f"{format_number(updates)} |")
     return lines
+
+
+def _transfer_section(t: TransferBoard) -> list[str]:
+    out = [f"## Transfer: fit on `{t.train_suite}`, scored on `{t.test_suite}`", "",
+           f"Predictors that declare `transfer: true`, fit on every pair of `{t.train_suite}` and predicting every "
+           f"pair of `{t.test_suite}` from the metrics both suites share; Spearman with measured na, mean over the "
+           f"merge methods both have (interval: bootstrap over `{t.test_suite}`'s pairs), beside the same "
+           f"predictor's leave-one-task-out figures within `{t.test_suite}`.", ""]
+    if t.status == "pending":
+        return out + [t.reason, ""]
+    out += [f"| predictor | transfer Spearman na [95% CI] | within {t.test_suite}: Spearman na [95% CI] | "
+            f"within {t.test_suite}: pooled Spearman na | metrics shared | methods |", "|---|---|---|---:|---:|---:|"]
+    for r in t.rows:
+        if r.status != "complete":
+            continue
+        w = r.within_suite or {}
+        out.append(f"| {r.name} | {format_interval(r.spearman, r.spearman_ci)} | "
+                   f"{format_interval(w.get('primary'), w.get('primary_ci'))} | {format_number(w.get('pooled_spearman'))} | "
+                   f"{r.scores['features']} | {len(r.scores['methods'])} |")
+    others = [r for r in t.rows if r.status != "complete"]
+    if others:
+        out += ["", "Not scored:", ""] + [f"- **{r.name}** ({r.status}): {r.reason}" for r in others]
+    return out + [""]
 
 
 def render_markdown(results: Results) -> str:
@@ -61,17 +99,17 @@ def render_markdown(results: Results) -> str:
            "Generated by `willitmerge leaderboard` from `submissions/`; do not edit by hand. "
            "Machine-readable: `results.json` (schema `results.schema.json`, version "
            f"{results.schema_version}); plots: `index.html`.", "",
-           "**Ranks respect uncertainty.** Entries are sorted by their primary score; the best remaining entry "
-           "leads a group, and every entry whose 95% interval overlaps the leader's shares its rank. "
-           "Incomplete or failed entries are listed below each table, unranked, and never averaged over the "
+           f"**How ranks work.** {results.ranking} Incomplete or failed entries are never averaged over the "
            "cells they have.", "",
            f"Sandbox: {results.sandbox}.", ""]
     for b in results.boards:
         title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
         out += [f"## {title} on `{b.suite}`, version {b.suite_version}", "", f"Primary: {b.primary}.", ""]
         out += _method_table(b) if b.track == "methods" else _predictor_table(b)
-        unranked = [r for r in b.rows if r.status != "complete"]
+        unranked = [r for r in b.rows if r.rank is None]
         if unranked:
             out += ["", "Unranked:", ""] + [f"- **{r.name}** ({r.status}): {r.reason}" for r in unranked]
         out.append("")
+    for t in results.transfer:
+        out += _transfer_section(t)
     return "\n".join(out)

@@ -13,26 +13,35 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .ranking import rank_groups
+from .ranking import RULE, rank_board
 
-SCHEMA_VERSION = "1.1.0"
+# 2.0.0: ranks from paired comparisons (`beaten_by`, `to_above`, `Board.comparisons`, `Results.ranking`),
+# per-entry cache provenance; 2.1.0: `evaluation` per suite (the settings of its ground truth)
+SCHEMA_VERSION = "2.1.0"
 
 
 class Row(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rank: int | None = Field(description="shared by entries whose 95% interval overlaps their group leader's; "
-                                         "null for incomplete and failed entries")
+    rank: int | None = Field(description="1 + the number of entries significantly better (paired bootstrap, "
+                                         "Holm-adjusted; see Results.ranking); null for entries not compared")
     name: str
     status: Literal["complete", "incomplete", "failed"]
     reason: str | None = Field(description="why an entry is incomplete or failed")
     primary: float | None = Field(description="the board's primary score (see Board.primary)")
     primary_ci: list[float] | None = Field(description="its 95% bootstrap interval [low, high]")
+    beaten_by: list[str] = Field(description="the entries significantly better than this one")
+    to_above: dict[str, Any] | None = Field(description="the paired comparison with the entry listed above: `name`, "
+                                                        "`difference` (this minus it), its 95% interval `ci`, "
+                                                        "`p_holm`, `significant`")
     about: dict[str, Any] = Field(description="authors, description, licence, source (registry / entry point / file)")
     scores: dict[str, Any] | None = Field(description="every score the track computes (see Board.columns)")
     plots: dict[str, Any] = Field(description="data behind the page's plots: `scatter` (predictors: held-out "
                                               "predictions z-scored per fold vs measured na) or `task_na` "
                                               "(methods: mean acc(merged)/acc(expert) per task)")
+    provenance: dict[str, Any] = Field(default_factory=dict,
+                                       description="job-store keys of the cached records behind the entry "
+                                                   "(`leaderboard/cache/records.jsonl` or the ground truth's pack)")
 
 
 class Board(BaseModel):
@@ -43,17 +52,50 @@ class Board(BaseModel):
     suite_version: str
     primary: str = Field(description="what `primary` means on this board")
     rows: list[Row]
+    comparisons: list[dict[str, Any]] = Field(description="every paired test of two ranked entries: `better`, "
+                                                          "`worse`, `difference`, `ci`, `p`, `p_holm`, `significant`")
+
+
+class TransferRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    status: Literal["complete", "incomplete", "failed"]
+    reason: str | None
+    spearman: float | None = Field(description="Spearman of the predictions with measured na on the test suite, "
+                                               "mean over the merge methods both suites have")
+    spearman_ci: list[float] | None = Field(description="95% bootstrap interval over the test suite's pairs")
+    within_suite: dict[str, Any] | None = Field(description="the same predictor's leave-one-task-out figures on the "
+                                                            "test suite's own board: `primary` (mean per-fold Spearman "
+                                                            "na), `primary_ci`, `pooled_spearman`; null if not scored")
+    about: dict[str, Any]
+    scores: dict[str, Any] | None = Field(description="per merge method Spearman, interval and pairs; features, "
+                                                      "fit_pairs")
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+
+class TransferBoard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    train_suite: str = Field(description="the suite every pair of which the predictor is fit on")
+    test_suite: str = Field(description="the suite whose every pair it predicts")
+    status: Literal["complete", "pending"]
+    reason: str | None = Field(description="why the board is pending (a suite without metrics or ground truth)")
+    rows: list[TransferRow]
 
 
 class Results(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: str = SCHEMA_VERSION
+    ranking: str = Field(default=RULE, description="how ranks are assigned")
     evaluation: dict[str, dict[str, Any]] = Field(
         description="per suite with weights: the lm-eval settings and library versions of its method scores "
                     "(those its ground truth was measured with)")
     sandbox: str = Field(description="how submissions were isolated when their results were computed")
     boards: list[Board]
+    transfer: list[TransferBoard] = Field(default_factory=list, description="predictors declaring `transfer: "
+                                                                            "true`, fit on one suite, scored on another")
 
 
 PRIMARY = {"methods": "mean normalized accuracy (na) over all pairs; interval: bootstrap over pairs",
@@ -86,9 +128,32 @@ def board(track: str, suite: str, suite_version: str, entries: list) -> Board:
     for e in entries:
         primary, ci = _primary(track, e.scores)
         rows.append({"name": e.name, "status": e.status, "reason": e.reason, "primary": primary, "primary_ci": ci,
-                     "about": e.about, "scores": e.scores, "plots": e.plots})
+                     "about": e.about, "scores": e.scores, "plots": e.plots, "samples": e.samples,
+                     "provenance": e.provenance})
+    ranked, comparisons = rank_board(track, suite, rows)
     return Board(track=track, suite=suite, suite_version=suite_version, primary=PRIMARY[track],
-                 rows=[Row(**_round(r)) for r in rank_groups(rows)])
+                 rows=[Row(**_round({k: v for k, v in r.items() if k != "samples"})) for r in ranked],
+                 comparisons=[_round(c.as_dict()) for c in comparisons])
+
+
+def transfer_board(train: str, test: str, entries: list, pending: str | None, boards: list[Board]) -> TransferBoard:
+    """The transfer board from `train` to `test`, best first, beside each predictor's row on `test`'s own board."""
+    if pending:
+        return TransferBoard(train_suite=train, test_suite=test, status="pending", reason=pending, rows=[])
+    own = {r.name: r for b in boards if (b.track, b.suite) == ("predictors", test) for r in b.rows}
+    rows = []
+    for e in entries:
+        mine = own.get(e.name)
+        within = None if mine is None or mine.scores is None else {
+            "primary": mine.primary, "primary_ci": mine.primary_ci,
+            "pooled_spearman": mine.scores["averages"]["na"]["pooled_spearman"]}
+        scores = e.scores or {}
+        rows.append(TransferRow(**_round({"name": e.name, "status": e.status, "reason": e.reason,
+                                          "spearman": scores.get("spearman"), "spearman_ci": scores.get("spearman_ci"),
+                                          "within_suite": within, "about": e.about, "scores": e.scores,
+                                          "provenance": e.provenance})))
+    rows.sort(key=lambda r: (r.status != "complete", -(r.spearman if r.spearman is not None else -2), r.name))
+    return TransferBoard(train_suite=train, test_suite=test, status="complete", reason=None, rows=rows)
 
 
 def dumps(results: Results) -> str:

@@ -92,6 +92,14 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return pearson_rows(stats.rankdata(x, axis=-1), stats.rankdata(y, axis=-1))
 
 
+def fold_spearman_draws(predictions: list[np.ndarray], targets: list[np.ndarray],
+                        index: list[np.ndarray]) -> np.ndarray:
+    """The mean over folds of the held-out Spearman correlation on each resample (pairs resampled within
+    each fold by that fold's index rows); a fold whose resample is constant counts as missing."""
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.stack([spearman_rows(p[i], t[i]) for p, t, i in zip(predictions, targets, index)]), 0)
+
+
 def score_folds(folds: list[Fold], seed: int = 0, samples: int = BOOTSTRAP_SAMPLES) -> LotoScore:
     """Point estimates with scipy; the bootstrap resamples pairs within each fold, vectorised."""
     spearman = float(np.nanmean([f.spearman for f in folds]))
@@ -102,8 +110,8 @@ def score_folds(folds: list[Fold], seed: int = 0, samples: int = BOOTSTRAP_SAMPL
     index = [rng.integers(0, len(f.targets), (samples, len(f.targets))) for f in folds]
     preds = [f.predictions[i] for f, i in zip(folds, index)]
     targs = [f.targets[i] for f, i in zip(folds, index)]
+    boot_sp = fold_spearman_draws([f.predictions for f in folds], [f.targets for f in folds], index)
     with np.errstate(all="ignore"):
-        boot_sp = np.nanmean(np.stack([spearman_rows(p, t) for p, t in zip(preds, targs)]), 0)
         boot_pe = np.nanmean(np.stack([pearson_rows(p, t) for p, t in zip(preds, targs)]), 0)
         boot_pool = spearman_rows(np.concatenate(preds, 1), np.concatenate(targs, 1))
     ci = [tuple(float(v) for v in np.nanpercentile(b, [2.5, 97.5])) for b in (boot_sp, boot_pe, boot_pool)]

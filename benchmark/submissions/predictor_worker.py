@@ -3,12 +3,14 @@
 It loads the suite without targets, with the metrics the harness computed (a file of its own, read-only
 in bubblewrap; see `predictor_inputs`), and the submission's predictor, and answers one request:
 zero-shot predictions for every pair (if the predictor has no `fit`), or one leave-one-task-out
-fold, fitted on the training-fold targets the harness sends. A learned predictor gets a fresh
-worker per fold, so no fold's held-out targets ever reach its process.
+fold, fitted on the training-fold targets the harness sends, or a transfer: fitted on every pair of
+the suite and predicting every pair of `transfer_to`, both seeing only the metrics in `features`. A
+learned predictor gets a fresh worker per fold, so no fold's held-out targets ever reach its process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -27,13 +29,15 @@ def _floats(values) -> list[float | None]:
 
 def main() -> None:
     def handle(message: dict) -> dict:
-        suite = load_prediction_suite(message["suite"], show_progress=False, with_targets=False,
-                                      inputs=json.loads(Path(message["inputs"]).read_text()))
+        inputs = json.loads(Path(message["inputs"]).read_text())
+        suite = load_prediction_suite(message["suite"], show_progress=False, with_targets=False, inputs=inputs)
         spec, predictor = load_predictor(Path(message["folder"]))
         if spec.predictions is not None:
             check_predictions_file(predictor, suite)
         if getattr(predictor, "works_from", "metrics") == "weights" and not suite.has_weights:
             return {"unsupported": f"suite {suite.name!r} ships no weights; this predictor works from weights"}
+        if message.get("transfer_to"):
+            return _transfer(message, predictor, suite, inputs["transfer_to"])
         learned = callable(getattr(predictor, "fit", None)) or callable(getattr(predictor, "fit_updates", None))
         held_out = message.get("held_out")
         if held_out is None and learned:
@@ -58,6 +62,26 @@ def main() -> None:
         return answer
 
     serve(handle)
+
+
+def _transfer(message: dict, predictor, train, test_inputs: dict) -> dict:
+    """Fit on every pair of `train` with the targets sent, predict every pair of the other suite."""
+    test = load_prediction_suite(message["transfer_to"], show_progress=False, with_targets=False, inputs=test_inputs)
+    if getattr(predictor, "works_from", "metrics") == "weights":
+        return {"unsupported": "transfer runs on the metrics both suites share; this predictor works from weights"}
+
+    def shared(pairs):  # what the predictor sees of a pair: ids, tasks and the shared metrics
+        return [dataclasses.replace(p, metrics={m: p.metrics[m] for m in message["features"]}, handles=None,
+                                    base=None, calibration=()) for p in pairs]
+
+    by_id = {p.id: p for p in shared(train.pairs)}
+    test_pairs = shared(test.pairs)
+    answer = {"pairs": [p.id for p in test_pairs], "predictions": {}}
+    for method, per_target in message["pair_targets"].items():
+        for target, fit_on in per_target.items():
+            fit_if_supported(predictor, [by_id[i] for i in fit_on], np.array(list(fit_on.values())), method)
+            answer["predictions"].setdefault(method, {})[target] = _floats(predictor.predict(test_pairs, method))
+    return answer
 
 
 if __name__ == "__main__":

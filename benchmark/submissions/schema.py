@@ -53,11 +53,15 @@ class PredictorSubmission(_Common):
     params: dict[str, JsonValue] = Field(default_factory=dict)
     predictions: str | None = Field(None, description="CSV or parquet with columns pair_id, method, score")
     suites: list[str] = Field(min_length=1)
+    transfer: bool = Field(False, description="true if it can be fit on every pair of one suite and predict "
+                                              "another's, from the metrics both share (the transfer boards)")
 
     @model_validator(mode="after")
     def _one_source(self):
         if (self.entry_point is None) == (self.predictions is None):
             raise ValueError("give exactly one of `entry_point` and `predictions`")
+        if self.transfer and self.predictions is not None:
+            raise ValueError("`transfer: true` needs an `entry_point` (a predictions file cannot be fit)")
         return self
 
 

@@ -22,16 +22,17 @@ import numpy as np
 import pandas as pd
 
 from ..groundtruth import resolve_ground_truth
-from ..groundtruth.grid import GridRunner, run_units
+from ..groundtruth.grid import GridRunner, grid_keys, run_units
 from ..groundtruth.targets import pair_row
 from ..merging import merge_provenance
 from ..predictors.harness import score_predictions, score_update_predictions
 from ..predictors.metrics import MetricLibrary, metric_code
 from ..predictors.metrics.model import calibration_set
-from ..predictors.suites import PredictionSuite, load_prediction_suite, predictor_inputs
+from ..predictors.suites import PredictionSuite, load_prediction_suite, missing_metrics, predictor_inputs
 from ..provenance import code_fingerprint, library_versions
 from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation, weakest
 from ..scoring.methods import method_scores
+from ..scoring.transfer import transfer_scores
 from ..store import JobStore, job_key
 from ..suite import Suite, SuiteSpec
 from . import method_worker, predictor_worker
@@ -63,6 +64,11 @@ class Entry:
     # "bubblewrap", "unshare" or "none"); part of the cached record, so a replayed entry says how it ran.
     # None when no submission code ran (an invalid folder, a suite it was not submitted for)
     isolation: str | None = None
+
+    # per-pair values behind the board's paired comparisons (`benchmark.publish.ranking`); not published
+    samples: dict[str, Any] | None = None
+    # where the entry's numbers are cached: the job-store keys of its records
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __setattr__(self, key: str, value: Any) -> None:
         # a folder's name and a worker's words may hold lone surrogates, which no leaderboard file can
@@ -200,6 +206,7 @@ def _run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Pred
         entry.status, entry.reason = "incomplete", f"not submitted for suite {suite_name!r} (its `suites` field)"
         return entry
     key = predictor_entry_key(folder, spec, suite, cache)
+    entry.provenance = {"entry_key": key}
     cached = store.get(key)
     if cached is not None:
         return Entry(**cached)
@@ -234,7 +241,8 @@ def _run_predictor(folder: Path, suite: SuiteSpec, load_truth: Callable[[], Pred
                 answers.add(answer, fold, folds, pair_tasks_by_id, update_tasks)
         else:
             answers.add(first, "*", folds, pair_tasks_by_id, update_tasks)
-        scores = score_predictions(truth, answers.lookup(answers.pairs))
+        scores = score_predictions(truth, answers.lookup(answers.pairs), keep_held_out=True)
+        entry.samples = {"held_out": scores.pop("held_out")}
         if answers.updates:
             scores["updates"] = score_update_predictions(truth, answers.lookup(answers.updates))
     except SubmissionFailed as failure:
@@ -276,6 +284,89 @@ def _scatter(truth: PredictionSuite, predictions: dict) -> dict:
         z = (x - x.mean()) / x.std() if x.std() > 0 else np.zeros_like(x)
         points += [[round(float(a), 4), round(float(actual[i]), 4)] for a, i in zip(z, ids)]
     return {"method": method, "points": points}
+
+
+# ---------------------------------------------------------------- transfer
+
+def transfer_pending(specs: list[SuiteSpec], cache: Path) -> str | None:
+    """Why a transfer between these suites cannot run yet (a suite without metrics or ground truth), or None."""
+    reasons = []
+    for spec in specs:
+        missing, needed = missing_metrics(spec.root, cache)
+        if missing:
+            reasons.append(f"no metrics for {spec.name} ({needed - missing} of {needed} records computed; "
+                           f"`willitmerge suite metrics {spec.name}` computes them)")
+        if spec.has_weights:
+            try:
+                resolve_ground_truth(spec.root, cache)
+            except FileNotFoundError:
+                reasons.append(f"no ground truth for {spec.name}")
+    return "pending: " + "; ".join(reasons) if reasons else None
+
+
+def run_transfer(folder: Path, train: SuiteSpec, test: SuiteSpec, load_train: Callable[[], PredictionSuite],
+                 load_test: Callable[[], PredictionSuite], store: JobStore, limits: Limits, hidden: list[Path],
+                 cache: Path) -> Entry | None:
+    """A predictor that declares `transfer: true`, fit in its sandbox on every pair of `train` (targets of
+    the merge methods both suites have) and predicting every pair of `test` from the metrics both suites
+    share; scored by `transfer_scores`. None for a predictor that does not declare it; a failure is a failed
+    entry. Cached whole, like `run_predictor`'s entries."""
+    try:
+        spec = check_submission(folder, PredictorSubmission, [train.name, test.name])
+    except SubmissionError as err:
+        return Entry("transfer", test.name, Path(folder).name, {}, "failed", f"invalid: {err}")
+    if not spec.transfer:
+        return None
+    entry = Entry("transfer", test.name, spec.name, _about(spec), "failed")
+    code = code_fingerprint(run_transfer, transfer_scores, load_prediction_suite, predictor_worker.main,
+                            *package_code_used(folder, spec.entry_point),
+                            stop_at=(MetricLibrary, calibration_set, metric_code))
+    key = job_key({"kind": "predictor-transfer", "folder_sha256": folder_sha256(folder), "train": train.name,
+                   "test": test.name, "inputs": [prediction_inputs_fingerprint(s, cache) for s in (train, test)],
+                   "code": code, "libraries": library_versions("numpy", "scipy", "pandas", "torch", "transformers")})
+    entry.provenance = {"entry_key": key}
+    cached = store.get(key)
+    if cached is not None:
+        return Entry(**cached)
+    fit_on, scored_on = load_train(), load_test()
+    methods = sorted(set(fit_on.methods) & set(scored_on.methods))
+    features = sorted(set.intersection(*(set(p.metrics) for p in fit_on.pairs + scored_on.pairs)))
+    pair_targets = {m: {"na": {p.id: float(v) for p, v in zip(fit_on.pairs, fit_on.targets[(m, "na")])
+                               if np.isfinite(v)}} for m in methods}
+    request = {"suite": str(train.root), "transfer_to": str(test.root), "folder": str(folder),
+               "features": features, "pair_targets": pair_targets}
+    inputs = json.dumps(predictor_inputs(fit_on) | {"transfer_to": predictor_inputs(scored_on)})
+    entry.isolation = isolation().tool
+    try:
+        if not methods or not features:
+            raise SubmissionFailed("nothing-shared", f"{train.name} and {test.name} share "
+                                                     f"{len(methods)} merge methods and {len(features)} metrics")
+        with _predictor_worker(limits, hidden, [Path(folder).resolve(), *suite_folders(train), *suite_folders(test)],
+                               inputs) as (worker, inputs_file):
+            answer = worker.request(request | {"inputs": inputs_file})
+        if "unsupported" in answer:
+            entry.status, entry.reason = "incomplete", answer["unsupported"]
+            store.put(key, entry.to_dict())
+            return entry
+        ids = [p.id for p in scored_on.pairs]
+        predictions = {}
+        for m in methods:
+            values = (answer["predictions"].get(m) or {}).get("na") or []
+            if answer["pairs"] != ids or len(values) != len(ids):
+                raise SubmissionFailed("wrong-count", f"{spec.name}: {len(values)} scores for {len(ids)} pairs of "
+                                                      f"{test.name} (method {m})")
+            if any(v is None for v in values):
+                raise SubmissionFailed("nan", f"{spec.name}: NaN or inf among the scores (method {m})")
+            predictions[m] = np.array(values, dtype=float)
+    except SubmissionFailed as failure:
+        entry.reason = f"{failure.kind}: {failure.reason}"
+        return entry
+    entry.status = "complete"
+    entry.scores = transfer_scores(train.name, test.name, predictions,
+                                   {m: scored_on.targets[(m, "na")] for m in methods})
+    entry.scores |= {"train_suite": train.name, "features": len(features), "fit_pairs": len(fit_on.pairs)}
+    store.put(key, entry.to_dict())
+    return entry
 
 
 # ---------------------------------------------------------------- merge methods
@@ -327,7 +418,7 @@ def _run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, 
             merged[(candidate, experts)], measured[(candidate, experts)] = merger.merge(candidate, experts)
         return merged[(candidate, experts)]
 
-    store, costs = runner.store, []
+    store, costs, cost_keys = runner.store, [], []
     try:
         denominators, outcomes = run_units(runner, [method], supply, advance=advance)
         timed = cost_pairs(suite)
@@ -339,6 +430,7 @@ def _run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, 
             pair = next(p for p in suite.manifest.pairs if p.id == outcome.pair_id)
             experts = (pair.expert_a, pair.expert_b)
             cost_key = _cost_key(suite, outcome.chosen, experts)
+            cost_keys.append(cost_key)
             cost = store.get(cost_key)
             if cost is None:
                 if (outcome.chosen, experts) not in measured:
@@ -353,6 +445,10 @@ def _run_method(folder: Path, suite: Suite, runner: GridRunner, limits: Limits, 
         merger.close()
     rows = pd.DataFrame([pair_row(suite, o, denominators) for o in outcomes]).assign(method=method.name)
     entry.status, entry.isolation = "complete", weakest({c.isolation for c in costs} or {isolation().tool})
+    entry.samples = {"na": {p: float(v) for p, v in zip(rows.pair_id, rows.na)}}
+    records = grid_keys(suite, [method], runner.settings)
+    entry.provenance = {"evaluation_records": len(records), "records_digest": job_key({"keys": sorted(records)}),
+                        "cost_keys": sorted(cost_keys)}
     entry.scores = method_scores(method.name, rows, reference, pd.DataFrame([asdict(c) for c in costs]))
     if len(method.candidates()) > 1:  # what dev tuning chose, pair by pair
         space = method.search_space()
