@@ -21,7 +21,7 @@ from benchmark.publish.markdown import format_ci, format_interval
 from benchmark.publish.results import Results, transfer_board
 from benchmark.predictors.metrics import DEMYSTIFYING_METRICS
 from benchmark.predictors.suites import load_prediction_suite
-from benchmark.sandbox import Limits
+from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
 from benchmark.submissions.methods import hidden_from_submissions
 from benchmark.submissions.schema import load_predictor
@@ -211,10 +211,8 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
     _, results, _, _ = built
     methods, predictors = _boards(results)
     entry = transferred[0]
-    isolated = [r.model_copy(update={"isolation": {"tool": "bubblewrap", "network": "blocked"}})
-                if r.name == "weight-avg" else r for r in methods.rows]  # the field the sandbox records per entry
-    boards = [methods.model_copy(update={"rows": isolated}) if b is methods else b for b in results.boards]
-    page = results.model_copy(update={"boards": boards, "transfer": [
+    boards = results.boards
+    page = results.model_copy(update={"transfer": [
         transfer_board("tiny", predictors.suite, [entry], None, boards), *results.transfer]})
     (tmp_path / "index.html").write_text(render_html(page))
     browser.get((tmp_path / "index.html").as_uri())
@@ -248,6 +246,6 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
     weight_avg = browser.find_element(By.ID, f"entry-methods-{methods.suite}-weight-avg")
     row = next(r for r in methods.rows if r.name == "weight-avg")
     tasks = [r.find_elements(By.TAG_NAME, "td")[0].text for r in weight_avg.find_elements(By.CSS_SELECTOR, "table.per-task tbody tr")]
-    assert tasks == sorted(row.plots["task_na"]) and "network: blocked; tool: bubblewrap" in weight_avg.text
+    assert tasks == sorted(row.plots["task_na"])
+    assert row.isolation == isolation().tool and f"isolation\n{row.isolation}" in weight_avg.text  # recorded per entry
     assert row.provenance["records_digest"] in weight_avg.text
-    assert "isolation" not in browser.find_element(By.ID, f"entry-methods-{methods.suite}-ta").text  # not recorded

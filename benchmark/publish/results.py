@@ -39,6 +39,9 @@ class Row(BaseModel):
     plots: dict[str, Any] = Field(description="data behind the page's plots: `scatter` (predictors: held-out "
                                               "predictions z-scored per fold vs measured na) or `task_na` "
                                               "(methods: mean acc(merged)/acc(expert) per task)")
+    isolation: str | None = Field(default=None, description="how the submission's code was isolated when the entry "
+                                                           "was computed: bubblewrap, unshare or none (null when no "
+                                                           "submission code ran)")
     provenance: dict[str, Any] = Field(default_factory=dict,
                                        description="job-store keys of the cached records behind the entry "
                                                    "(`leaderboard/cache/records.jsonl` or the ground truth's pack)")
@@ -71,6 +74,9 @@ class TransferRow(BaseModel):
     about: dict[str, Any]
     scores: dict[str, Any] | None = Field(description="per merge method Spearman, interval and pairs; features, "
                                                       "fit_pairs")
+    isolation: str | None = Field(default=None, description="how the submission's code was isolated when the entry "
+                                                           "was computed: bubblewrap, unshare or none (null when no "
+                                                           "submission code ran)")
     provenance: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -129,7 +135,7 @@ def board(track: str, suite: str, suite_version: str, entries: list) -> Board:
         primary, ci = _primary(track, e.scores)
         rows.append({"name": e.name, "status": e.status, "reason": e.reason, "primary": primary, "primary_ci": ci,
                      "about": e.about, "scores": e.scores, "plots": e.plots, "samples": e.samples,
-                     "provenance": e.provenance})
+                     "isolation": e.isolation, "provenance": e.provenance})
     ranked, comparisons = rank_board(track, suite, rows)
     return Board(track=track, suite=suite, suite_version=suite_version, primary=PRIMARY[track],
                  rows=[Row(**_round({k: v for k, v in r.items() if k != "samples"})) for r in ranked],
@@ -151,7 +157,7 @@ def transfer_board(train: str, test: str, entries: list, pending: str | None, bo
         rows.append(TransferRow(**_round({"name": e.name, "status": e.status, "reason": e.reason,
                                           "spearman": scores.get("spearman"), "spearman_ci": scores.get("spearman_ci"),
                                           "within_suite": within, "about": e.about, "scores": e.scores,
-                                          "provenance": e.provenance})))
+                                          "isolation": e.isolation, "provenance": e.provenance})))
     rows.sort(key=lambda r: (r.status != "complete", -(r.spearman if r.spearman is not None else -2), r.name))
     return TransferBoard(train_suite=train, test_suite=test, status="complete", reason=None, rows=rows)
 
