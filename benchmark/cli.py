@@ -30,6 +30,8 @@ def _third_party_logs(verbose: bool = typer.Option(False, "--verbose", "-v",
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", level.lower())
 
 
+# the suites `submit new` declares by default: small and bundled
+QUICK_SUITES = {"predictor": ["tiny", "demystifying-vitb16"], "method": ["tiny"]}
 SUITE_HELP = "a suite name (`willitmerge suite list`) or a suite folder"
 
 
@@ -244,6 +246,11 @@ app.add_typer(submit_app, name="submit")
 @submit_app.command("new")
 def submit_new(name: str = typer.Argument(..., help="the submission's name (lower case, digits, . _ -)"),
                track: str = typer.Option(..., "--track", help="predictor or method"),
+               suites: list[str] = typer.Option(None, "--suite", help="a suite it declares (repeatable; default: the "
+                                                                     "quick ones, where a check takes seconds to a "
+                                                                     "minute: " + "; ".join(
+                                                                         f"{t}s: {', '.join(s)}"
+                                                                         for t, s in QUICK_SUITES.items()) + ")"),
                root: Path = typer.Option(Path("."), "--root", help="the checkout holding submissions/")) -> None:
     """Write a working submission folder to start from: a zero-shot predictor or a merge method class,
     its submission.yaml (declared for the quick suites) and a README stub; it passes `submit check`."""
@@ -251,7 +258,7 @@ def submit_new(name: str = typer.Argument(..., help="the submission's name (lowe
     from .submissions.template import write_template
 
     try:
-        folder = write_template(root, name, track)
+        folder = write_template(root, name, track, suites or QUICK_SUITES.get(track, []))
     except SubmissionError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err

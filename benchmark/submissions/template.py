@@ -9,8 +9,7 @@ from typing import Literal
 
 from .schema import SUBMISSION_FILE, SubmissionError, check_submission
 
-# the suites a new submission is checked on: small, bundled, a check takes seconds to a minute
-QUICK_SUITES = {"predictor": ["tiny", "demystifying-vitb16"], "method": ["tiny"]}
+TRACKS = ("predictor", "method")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 PREDICTOR = '''\
@@ -101,10 +100,10 @@ Check it (the same validation and sandbox as the leaderboard):
 """
 
 
-def write_template(root: Path, name: str, track: Literal["predictor", "method"]) -> Path:
-    """Write `root/submissions/<track>s/<name>/` (its code, submission.yaml, README.md) and return it;
-    SubmissionError if the name is not allowed or the folder exists."""
-    if track not in QUICK_SUITES:
+def write_template(root: Path, name: str, track: Literal["predictor", "method"], suites: list[str]) -> Path:
+    """Write `root/submissions/<track>s/<name>/` (its code, submission.yaml declaring `suites`, README.md) and
+    return it; SubmissionError if the name is not allowed or the folder exists."""
+    if track not in TRACKS:
         raise SubmissionError(f"--track {track!r}: choose `predictor` or `method`")
     if not NAME.match(name):
         raise SubmissionError(f"name {name!r}: use lower-case letters, digits, `.`, `_` and `-`, starting with a "
@@ -115,7 +114,7 @@ def write_template(root: Path, name: str, track: Literal["predictor", "method"])
     folder.mkdir(parents=True)
     code_file, code = ("predictor.py", PREDICTOR) if track == "predictor" else ("method.py", METHOD)
     (folder / code_file).write_text(code.replace("{name}", name))
-    (folder / SUBMISSION_FILE).write_text(YAML[track].format(name=name, suites=", ".join(QUICK_SUITES[track])))
+    (folder / SUBMISSION_FILE).write_text(YAML[track].format(name=name, suites=", ".join(suites)))
     (folder / "README.md").write_text(README.format(name=name, track=track, file=SUBMISSION_FILE))
     check_submission(folder)
     return folder
