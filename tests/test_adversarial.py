@@ -21,6 +21,7 @@ from benchmark.groundtruth import JOB_PACK, ground_truth_dir
 from benchmark.groundtruth.grid import grid_keys
 from benchmark.publish import build_leaderboard
 from benchmark.publish.leaderboard import PACK
+from benchmark.publish.results import STANDING_FIELDS
 from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
 from benchmark.submissions.methods import SubmittedMethod
@@ -203,7 +204,10 @@ def _build(root: Path, cache: Path):
 
 
 def _rows(results) -> dict[tuple[str, str, str], str]:
-    return {(b.track, b.suite, r.name): json.dumps(r.model_dump(mode="json"), sort_keys=True)
+    """Each entry's own result, as JSON: its standing among the others (rank, comparisons) may move when
+    adversaries join the board, the rest must not."""
+    return {(b.track, b.suite, r.name): json.dumps(r.model_dump(mode="json", exclude=set(STANDING_FIELDS)),
+                                                   sort_keys=True)
             for b in results.boards for r in b.rows}
 
 
@@ -282,5 +286,5 @@ def test_honest_rows_are_byte_identical_with_and_without_the_adversaries(boards)
     honest = {key: row for key, row in before.items() if key[2] in HONEST[key[0]]}
     assert len(honest) == 2 + 2 * 2  # methods on tiny; predictors on both (incomplete where not declared)
     assert {key: after[key] for key in honest} == honest
-    assert all(json.loads(row)["rank"] is not None for key, row in honest.items()
+    assert all(json.loads(row)["status"] == "complete" for key, row in honest.items()
                if key[1] == ("tiny" if key[0] == "methods" else PREDICTOR_SUITE))

@@ -80,7 +80,7 @@ def _predictions_submission(folder: Path, table: pd.DataFrame) -> Path:
     folder.mkdir()
     table.to_csv(folder / "predictions.csv", index=False)
     (folder / "submission.yaml").write_text(
-        "name: offline-run\nkind: predictor\nauthors: [someone]\ndescription: scores computed elsewhere\n"
+        f"name: {folder.name}\nkind: predictor\nauthors: [someone]\ndescription: scores computed elsewhere\n"
         "licence: CC-BY-4.0\npredictions: predictions.csv\nsuites: [demystifying-vitb16]\n")
     return folder
 
@@ -91,11 +91,11 @@ def test_predictions_file_is_scored_and_validated(vitb16, tmp_path):
     good = _predictions_submission(tmp_path / "good", scores)
     out = runner.invoke(app, ["submit", "check", str(good), "--json"])
     assert out.exit_code == 0, out.output
-    report = json.loads(out.output)["suites"]["demystifying-vitb16"]
+    report = json.loads(out.stdout)["suites"]["demystifying-vitb16"]
     assert set(report["methods"]) == {"weight_avg", "task_arithmetic", "ties", "dare", "tsv"}
     ref = runner.invoke(app, ["submit", "check", str(ROOT / "submissions/predictors/gradient-l2"),
                               "--suite", "demystifying-vitb16", "--json"])
-    assert json.loads(ref.output)["suites"]["demystifying-vitb16"]["primary"] == pytest.approx(report["primary"])
+    assert json.loads(ref.stdout)["suites"]["demystifying-vitb16"]["primary"] == pytest.approx(report["primary"])
     bad = _predictions_submission(tmp_path / "bad", pd.concat([scores, pd.DataFrame(
         {"pair_id": ["Nope__Nada"], "method": ["*"], "score": [0.0]})]))
     out = runner.invoke(app, ["submit", "check", str(bad)])
@@ -105,7 +105,7 @@ def test_predictions_file_is_scored_and_validated(vitb16, tmp_path):
 def test_base_knowledge_on_tiny_scores_pairs_and_updates():
     out = runner.invoke(app, ["submit", "check", str(ROOT / "submissions/predictors/base-knowledge"), "--json"])
     assert out.exit_code == 0, out.output
-    tiny = json.loads(out.output)["suites"]["tiny"]
+    tiny = json.loads(out.stdout)["suites"]["tiny"]  # stderr carries the sandboxed run's progress
     assert len(tiny["methods"]) == 7 and set(tiny["averages"]) == {"na", "raw", "gain"}
     assert -1 <= tiny["primary"] <= 1
     updates = tiny["updates"]

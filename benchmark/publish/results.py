@@ -20,6 +20,11 @@ from .ranking import RULE, rank_board
 SCHEMA_VERSION = "2.1.0"
 
 
+# A row's fields that depend on the other entries of its board (adding an entry may change them); the rest
+# of a row is the entry's own result and must not move when other submissions come or go.
+STANDING_FIELDS = ("rank", "beaten_by", "to_above")
+
+
 class Row(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
