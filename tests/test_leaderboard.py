@@ -18,7 +18,7 @@ from benchmark.publish.leaderboard import FILES
 from benchmark.publish.ranking import RULE
 from benchmark.publish.html import render_html
 from benchmark.publish.markdown import format_ci, format_interval
-from benchmark.publish.results import Results, transfer_board
+from benchmark.publish.results import transfer_board
 from benchmark.predictors.metrics import DEMYSTIFYING_METRICS
 from benchmark.predictors.suites import load_prediction_suite
 from benchmark.sandbox import Limits, isolation

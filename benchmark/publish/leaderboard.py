@@ -25,7 +25,6 @@ from ..sandbox import Limits, isolation
 from ..store import JobStore, checkpointing, default_cache, write_pack
 from ..submissions import discover
 from ..submissions.methods import SubmittedMethod, hidden_from_submissions
-from ..submissions.schema import SubmissionError
 from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor, run_transfer, transfer_pending
 from ..suite import SuiteSpec, bundled_suites, find_suite
 from .html import render_html
