@@ -193,6 +193,19 @@ def test_sigterm_on_the_cli_writes_the_finished_jobs_to_the_pack(micro_suite, tm
     assert len(finished) >= 6 and packed == finished
 
 
+def test_a_normal_vllm_run_prints_no_errors_or_tracebacks(micro_suite, tmp_path):
+    """A vLLM engine start used to log `ERROR ... Error parsing config for .../tokenizer` four times (it
+    reads the tokenizer's folder as a model's); a user reads any ERROR line as a failure."""
+    willitmerge = os.path.join(os.path.dirname(sys.executable), "willitmerge")
+    proc = subprocess.run([willitmerge, "groundtruth", "--suite", str(micro_suite.root), "--backend", "vllm",
+                           "--methods", "weight_avg", "--limit", "4", "--cache", str(tmp_path / "cache"),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    alarming = [line for line in (proc.stdout + proc.stderr).splitlines() if "ERROR" in line or "Traceback" in line]
+    assert not alarming, "\n".join(alarming[:10])
+    assert (tmp_path / "out" / "pairs.parquet").is_file()
+
+
 def test_a_checkpoint_pack_keeps_records_the_run_has_not_reached(tmp_path):
     """The leaderboard's periodic pack (`keep`) must not drop committed records a stopped run never read;
     its final pack holds exactly what the run used."""

@@ -25,7 +25,7 @@ from .lm_eval_tasks import lm_eval_task_name, task_yaml
 from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, Prompting, TaskEntry, file_entry, write_manifest
 from .recipe import SuiteRecipe, TaskRecipe
 from .tasks import FACT_ATTRIBUTES, FAMILIES, Example, FactBank
-from .tokenizer import build_tokenizer, save_tokenizer
+from .tokenizer import add_model_config, build_tokenizer, save_tokenizer
 from .generation import encode, exact_match
 from .training import finetune, model_config, pretrain, truncate_lora
 
@@ -157,6 +157,7 @@ def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: f
         bar.update(job, description="pretraining base")
         base, _ = pretrain(config, recipe.pretrain, ids, mask, advance)
         base.save_pretrained(root / "base")
+        add_model_config(root / "tokenizer", root / "base")
         # Replay draws from the first 200 pretraining batches' rows, encoded with the fine-tuning loss mask.
         replay = encode(tokenizer, corpus[: 200 * recipe.pretrain.batch_size], prompting, answer_only=True,
                         seq_len=recipe.seq_len)

@@ -14,7 +14,6 @@ import itertools
 import json
 import platform
 import random
-import shutil
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, TaskEntry, fi
 from .pretrained_base import ensure_base, gguf_path
 from .recipe import ExpertRecipe, LexiconTaskRecipe, PretrainedSuiteRecipe
 from .suite import lora_deltas
+from .tokenizer import add_model_config
 from .training import finetune_lora
 
 RECORD = ".build.json"
@@ -112,9 +112,7 @@ def build_pretrained_suite(recipe: PretrainedSuiteRecipe, out: Path, cache: Path
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf_path(recipe.base).parent),
                                                            gguf_file=recipe.base.gguf_file)
     tokenizer.save_pretrained(str(root / "tokenizer"))
-    # vLLM reads a model config from the tokenizer's folder too (to choose the tokenizer class) and logs
-    # an ERROR with timed retries when there is none: give it the base's.
-    shutil.copyfile(base_dir / "config.json", root / "tokenizer" / "config.json")
+    add_model_config(root / "tokenizer", base_dir)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(root / "tokenizer"))
     base = transformers.LlamaForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32).eval()
 

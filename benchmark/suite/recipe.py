@@ -147,9 +147,10 @@ _TINY_TASKS = (
 # were 0.3-0.6 of the weights' norm, so DARE still wrecked most LoRA merges (IQR 0.139); rank 64 learns each
 # task with deltas of 0.15-0.39, and their top 24 singular directions keep 97.6-99.4% of each delta's energy
 # and every expert's accuracy within 0.014. (1.2.0 shipped rank 64 whole: 63.4 MB, over the 50 MB budget.)
+# v1.3.1: the tokenizer folder carries the base's config.json (vLLM reads one there); weights unchanged.
 TINY = SuiteRecipe(
     name="tiny",
-    version="1.3.0",
+    version="1.3.1",
     description=(
         "A 1M-parameter character-level Llama pretrained from scratch on a synthetic mix "
         "of eight tasks at different coverage, with two experts per task."

@@ -7,6 +7,7 @@ The post-processor adds BOS itself, so no harness has to remember to.
 
 from __future__ import annotations
 
+import shutil
 import string
 from pathlib import Path
 
@@ -33,6 +34,12 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         model_max_length=64,
         padding_side="left",
     )
+
+
+def add_model_config(tokenizer_dir: Path, model_dir: Path) -> None:
+    """Put the model's config.json beside the tokenizer: vLLM reads a model config from the tokenizer's
+    folder too (to choose the tokenizer class) and logs an ERROR with timed retries when there is none."""
+    shutil.copyfile(model_dir / "config.json", tokenizer_dir / "config.json")
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, directory: Path) -> list[Path]:
