@@ -16,6 +16,11 @@ from benchmark.submissions.methods import hidden_from_submissions
 from benchmark.submissions.tracks import run_method, run_predictor
 
 LIMITS = Limits(seconds=30, memory_mb=4096)
+TIMEOUT_LIMITS = Limits(seconds=8, memory_mb=4096)  # the `timeout` cases wait this long for nothing
+
+
+def limits_for(case: str) -> Limits:
+    return TIMEOUT_LIMITS if case == "timeout" else LIMITS
 GROUND_TRUTH_FILE = Path(__file__).parents[1] / "benchmark" / "groundtruth" / "data" / "tiny" / "pairs.parquet"
 
 # body of merge_tensor / predict -> (failure kind, words the reason must contain)
@@ -86,7 +91,7 @@ def runner(micro_suite, tmp_path_factory):
 def test_bad_method_fails_with_its_reason(case, micro_suite, runner, tmp_path):
     body, kind, words = BAD_METHODS[case]
     folder = method_folder(tmp_path, f"bad-{case}", body)
-    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(tmp_path))
+    entry, rows = run_method(folder, micro_suite, runner, limits_for(case), hidden_from_submissions(tmp_path))
     assert entry.status == "failed" and rows is None
     assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
 
@@ -112,7 +117,7 @@ def test_bad_predictor_fails_with_its_reason(case, vitb16_truth, tiny_suite, tmp
     body, kind, words = BAD_PREDICTORS[case]
     folder = predictor_folder(tmp_path, f"bad-{case}", body)
     entry = run_predictor(folder, find_suite("demystifying-vitb16"), lambda: vitb16_truth, JobStore(tmp_path / "jobs"),
-                          LIMITS, hidden_from_submissions(tmp_path), tmp_path)
+                          limits_for(case), hidden_from_submissions(tmp_path), tmp_path)
     assert entry.status == "failed"
     assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
 
