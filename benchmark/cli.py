@@ -119,7 +119,12 @@ def suite_fetch(name: str = typer.Argument(..., help="a declared suite (`willitm
 
     spec = _declared(name)
     if dry_run:
-        for line in plan_suite(spec, measured_cost_here()).lines:
+        try:
+            lines = plan_suite(spec, measured_cost_here()).lines
+        except DeclaredSuiteError as err:
+            console.print(f"error: {err}", markup=False)
+            raise typer.Exit(2) from err
+        for line in lines:
             console.print(line, markup=False, highlight=False)
         return
     cache = cache or default_cache()

@@ -64,6 +64,9 @@ def test_declared_file_errors_name_the_file_field_and_fix(tmp_path):
     (tmp_path / DECLARED_FILE).write_text(text.replace("task: humaneval", "task: mbpp"))
     with pytest.raises(DeclaredSuiteError, match="expert 'coding': task 'mbpp' is not declared"):
         read_declared(tmp_path)
+    (tmp_path / DECLARED_FILE).write_text(text.replace("methods: [weight_avg,", "methods: [knots, weight_avg,"))
+    with pytest.raises(DeclaredSuiteError, match=r"declared.yaml: field methods: no merge method 'knots'; registered"):
+        plan_suite(read_declared(tmp_path), measured_cost_here())
 
 
 def test_parameter_counts_match_real_models():

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .declared import DTYPE_BYTES, DeclaredSpec
+from .declared import DTYPE_BYTES, DeclaredSpec, DeclaredSuiteError
 
 MEASURED_SUITE = "smol"
 # SmolLM2-135M-Instruct (vocab 49152, hidden 576, FFN 1536, 30 layers, 9/3 heads, tied): `Architecture.parameters`
@@ -110,7 +110,10 @@ def plan_suite(spec: DeclaredSpec, measured: MeasuredCost) -> Plan:
 
     s = spec.suite
     view = _grid_view(spec)
-    methods = [get_method(m) for m in s.methods]
+    try:
+        methods = [get_method(m) for m in s.methods]
+    except KeyError as err:
+        raise DeclaredSuiteError(f"{spec.path}: field methods: {err.args[0]}") from err
     groups = list({g.experts: g for g in partner_groups(view)}.values())  # a repeated group is one job per method
     jobs = count_jobs(view, methods, groups)
     examples = examples_scored(spec, methods, groups)
