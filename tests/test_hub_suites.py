@@ -114,6 +114,12 @@ def test_dry_run_plans_jobs_bytes_and_gpu_hours_from_the_measured_cost():
     text = "\n".join(plan.lines)
     for needed in ("job plan", "download", "GPU-hours", "measured here", "assumption: FLOPs per token"):
         assert needed in text
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    result = CliRunner().invoke(app, ["suite", "fetch", "mergebench-llama3.2-3b", "--dry-run"])
+    assert result.exit_code == 0 and "job plan: 6 pairs" in result.output and "GPU-hours" in result.output
 
 
 def _run_cli(args: list[str], home: Path) -> subprocess.CompletedProcess:

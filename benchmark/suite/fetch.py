@@ -125,9 +125,9 @@ def fetch_declared(spec: DeclaredSpec, cache: Path) -> Lock:
         repos.append(LockedRepo(repo=model.repo, revision=revisions[model.repo], files=files))
     new_lock = Lock(suite=name, declared_sha256=hashlib.sha256((spec.root / DECLARED_FILE).read_bytes()).hexdigest(),
                     repos=repos)
-    if lock is None:
+    if new_lock != lock:  # first fetch, or repos the file gained since: lock what was resolved (locked ones are kept)
         write_lock(cache, new_lock)
-    return lock or new_lock
+    return new_lock
 
 
 def write_lock(cache: Path, lock: Lock) -> Path:
