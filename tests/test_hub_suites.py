@@ -142,6 +142,20 @@ def test_fetch_offline_fails_at_once_names_the_repo_and_writes_nothing(tmp_path)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
+def test_fetch_with_a_complete_lock_offline_still_changes_nothing(tmp_path):
+    """With every revision locked the Hub is still asked (does the commit exist?) before any download."""
+    spec = _declared("mergebench-llama3.2-3b")
+    lock = Lock(suite=spec.suite.name, declared_sha256="0" * 64,
+                repos=[LockedRepo(repo=m.repo, revision="c" * 40, files=[]) for m in spec.suite.repos()])
+    path = write_lock(tmp_path / "cache", lock)
+    before = sorted(tmp_path.rglob("*"))
+    result = _run_cli(["suite", "fetch", "mergebench-llama3.2-3b"], tmp_path)
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 1 and "could not resolve the revision of 'meta-llama/Llama-3.2-3B'" in out, out
+    assert sorted(tmp_path.rglob("*")) == before and read_lock(tmp_path / "cache", spec.suite.name) == lock
+    assert path.is_file()
+
+
 def _write_model(folder: Path, tensors: dict[str, torch.Tensor]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
@@ -165,7 +179,7 @@ def test_lock_verifies_a_snapshot_byte_for_byte(tmp_path):
     lock = Lock(suite=spec.suite.name, declared_sha256="0" * 64, repos=[locked_base])
     write_lock(tmp_path / "cache", lock)
     assert read_lock(tmp_path / "cache", spec.suite.name) == lock
-    assert locked_revision(spec.suite.base, lock) == "a" * 40  # the lock answers: no Hub call
+    assert locked_revision(spec.suite.base, lock) == "a" * 40  # the lock's commit, not the Hub's current one
     assert locked_revision(spec.suite.experts[0], lock) is None  # resolved on first fetch
     with pytest.raises(DeclaredSuiteError, match="the suite pins b{40}, the lock has a{40}"):
         locked_revision(spec.suite.base.model_copy(update={"revision": "b" * 40}), lock)

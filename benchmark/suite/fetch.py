@@ -63,8 +63,8 @@ def read_lock(cache: Path, name: str) -> Lock | None:
 
 
 def locked_revision(model: HubModel, lock: Lock | None) -> str | None:
-    """The commit to fetch without asking the Hub: the lock's, else the file's pin; a pin that
-    disagrees with the lock is an error (the file changed after the lock was written)."""
+    """The commit to fetch: the lock's, else the file's pin, else None (the Hub's current one); a pin
+    that disagrees with the lock is an error (the file changed after the lock was written)."""
     locked = lock.repo(model.repo) if lock else None
     if locked and model.revision and model.revision != locked.revision:
         raise DeclaredSuiteError(f"{model.repo}: the suite pins {model.revision}, the lock has {locked.revision}; "
@@ -73,19 +73,20 @@ def locked_revision(model: HubModel, lock: Lock | None) -> str | None:
 
 
 def resolve_revisions(spec: DeclaredSpec, lock: Lock | None) -> dict[str, str]:
-    """repo -> commit sha for every repo, asking the Hub only for those neither pinned nor locked."""
+    """repo -> commit sha for every repo: the lock's or the pin's (checked to exist on the Hub), else the
+    Hub's current one. Every repo is asked before any download, so a failure leaves the cache untouched."""
     from huggingface_hub import HfApi
 
     api = HfApi()
     resolved = {}
     for model in spec.suite.repos():
-        revision = locked_revision(model, lock)
-        if revision is None:
-            try:
-                revision = api.model_info(model.repo).sha
-            except Exception as err:  # any failure of the network boundary: no network, no repo, no access
-                raise offline_error(model.repo, err, "resolve the revision of") from err
-        resolved[model.repo] = revision
+        known = locked_revision(model, lock)
+        try:
+            resolved[model.repo] = api.model_info(model.repo, revision=known).sha
+        except Exception as err:  # any failure of the network boundary: no network, no repo, no access
+            raise offline_error(model.repo, err, "resolve the revision of") from err
+        if known and resolved[model.repo] != known:
+            raise DeclaredSuiteError(f"{model.repo}: the Hub answers {resolved[model.repo]} for revision {known}")
     return resolved
 
 
