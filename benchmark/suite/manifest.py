@@ -29,7 +29,7 @@ class FileEntry(_Strict):
 class TaskEntry(_Strict):
     id: str
     family: str
-    kind: Literal["arithmetic", "string", "recall", "skill"]
+    kind: Literal["arithmetic", "string", "recall", "skill", "imported"]
     description: str
     prompt_prefix: str
     splits: dict[str, str] = Field(description="split name -> jsonl path")
@@ -49,7 +49,7 @@ class ExpertEntry(_Strict):
     format: Literal["full", "lora"]
     path: str
     recipe: dict
-    final_loss: float
+    final_loss: float | None = Field(None, description="training loss; unknown for imported experts")
     accuracy: dict[str, float] = Field(description="task id -> test exact-match accuracy")
 
 
