@@ -14,7 +14,7 @@ import json
 import math
 import os
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -23,8 +23,10 @@ from safetensors import safe_open
 from .merge import merge, suite_context
 from .registry import MergeContext, MergeMethod
 
-# Bytes per element of the safetensors dtype names.
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+# The torch dtype of each safetensors dtype name.
+DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+          "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+          "BOOL": torch.bool}
 
 
 class TensorFile(Mapping):
@@ -91,18 +93,14 @@ def check_shapes(base: TensorFile, experts: list[TensorFile]) -> None:
                                  f"(a resized vocabulary needs a rule in the suite's manifest)")
 
 
-def stream_merge(method: MergeMethod, base: TensorFile, experts: list[TensorFile], context: MergeContext,
-                 out: Path) -> Path:
-    """Write θ0 + method(τ1..τT) to the safetensors file `out`, tensor by tensor, each in the base's dtype.
-
-    Each tensor goes through `merge()` alone, so the file holds exactly what `merge()` returns.
-    The file appears only when complete (written beside it, then renamed).
-    """
-    check_shapes(base, experts)
+def write_tensors(out: Path, layout: dict[str, tuple[str, tuple[int, ...]]], tensors: Iterable[torch.Tensor]) -> Path:
+    """Write the safetensors file `out` from tensors that arrive one at a time, in `layout`'s order
+    (name -> safetensors dtype name and shape). The file appears only when complete (written beside
+    it, then renamed)."""
     header, offset = {}, 0
-    for name in base:
-        size = math.prod(base.shape(name)) * DTYPE_BYTES[base.dtype(name)]
-        header[name] = {"dtype": base.dtype(name), "shape": list(base.shape(name)), "data_offsets": [offset, offset + size]}
+    for name, (dtype, shape) in layout.items():
+        size = math.prod(shape) * DTYPES[dtype].itemsize
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
         offset += size
     header["__metadata__"] = {"format": "pt"}
     encoded = json.dumps(header, separators=(",", ":")).encode()
@@ -112,13 +110,25 @@ def stream_merge(method: MergeMethod, base: TensorFile, experts: list[TensorFile
     try:
         with open(partial, "wb") as fh:
             fh.write(struct.pack("<Q", len(encoded)) + encoded)
-            for name in base:
-                tensor = merge(method, {name: base[name]}, [{name: e[name]} for e in experts], context)[name]
+            for (name, (dtype, shape)), tensor in zip(layout.items(), tensors, strict=True):
+                if tensor.dtype != DTYPES[dtype] or tuple(tensor.shape) != shape:
+                    raise ValueError(f"{out}: tensor {name} arrived as {tensor.dtype} {tuple(tensor.shape)}, "
+                                     f"the header says {dtype} {shape}")
                 fh.write(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().data)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
     return out
+
+
+def stream_merge(method: MergeMethod, base: TensorFile, experts: list[TensorFile], context: MergeContext,
+                 out: Path) -> Path:
+    """Write θ0 + method(τ1..τT) to the safetensors file `out`, tensor by tensor, each in the base's dtype.
+    Each tensor goes through `merge()` alone, so the file holds exactly what `merge()` returns."""
+    check_shapes(base, experts)
+    layout = {name: (base.dtype(name), base.shape(name)) for name in base}
+    merged = (merge(method, {name: base[name]}, [{name: e[name]} for e in experts], context)[name] for name in base)
+    return write_tensors(out, layout, merged)
 
 
 def suite_tensor_files(suite, expert_ids: list[str]) -> tuple[TensorFile, list[TensorFile]]:
