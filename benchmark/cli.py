@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -301,9 +302,14 @@ def groundtruth(
     cache: Path = typer.Option(None, "--cache", help="job cache folder (default: ~/.cache/willitmerge)"),
     limit: int = typer.Option(None, "--limit", help="score only the first N test examples per task (quick look)"),
     jobs: int = typer.Option(1, "--jobs", min=1, help="worker processes, each with its own engine"),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto: cuda when torch sees a GPU (and, for "
+                                                          "vllm, the CUDA build `vllm` is installed)"),
+    tensor_parallel_size: int = typer.Option(None, "--tensor-parallel-size", min=1,
+                                             help="GPUs per vLLM engine; default: the fewest that hold the base "
+                                                  "(README: GPU)"),
 ) -> None:
     """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
-    from .evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings
+    from .evaluation import BACKENDS, DEFAULT_BACKEND, DEVICES, EvalSettings, placed, select_device
     from .groundtruth import DEFAULT_METHODS, JOB_PACK, compute_ground_truth, ground_truth_dir, signal_table
     from .merging import get_method
     from .store import default_cache
@@ -318,10 +324,20 @@ def groundtruth(
     except KeyError as err:
         console.print(f"[red]error:[/red] --methods: {err.args[0]}")
         raise typer.Exit(2) from err
+    if device not in ("auto", *DEVICES):
+        console.print(f"[red]error:[/red] --device {device!r}: choose auto or one of {', '.join(DEVICES)}")
+        raise typer.Exit(2)
+    try:
+        settings = EvalSettings(backend=backend, limit=limit,
+                                device=select_device(backend) if device == "auto" else device)
+        settings = placed(settings, the_suite) if tensor_parallel_size is None else \
+            dataclasses.replace(settings, tensor_parallel_size=tensor_parallel_size)
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
     cache = cache or default_cache()
     target = out or ground_truth_dir(the_suite, cache)
-    tables = compute_ground_truth(the_suite, chosen, EvalSettings(backend=backend, limit=limit), cache, target,
-                                  jobs=jobs, pack=target / JOB_PACK)
+    tables = compute_ground_truth(the_suite, chosen, settings, cache, target, jobs=jobs, pack=target / JOB_PACK)
     signal = signal_table(tables["pairs"], tables["tasks"], tables["models"])
     console.print(signal.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     console.print(f"wrote {target}")

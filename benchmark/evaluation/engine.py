@@ -38,6 +38,11 @@ BACKENDS: tuple[Backend, ...] = ("vllm", "hf")
 DEFAULT_BACKEND: Backend = "hf"
 # Prompts of the bundled suites are under 100 tokens; a long context only reserves KV cache.
 MAX_MODEL_LEN = 512
+Device = Literal["cpu", "cuda"]
+DEVICES: tuple[Device, ...] = ("cpu", "cuda")
+# Settings added for GPUs, with their CPU values: left out of the fingerprint at those values,
+# so every result computed on CPU before they existed keeps its key.
+GPU_SETTINGS = {"device": "cpu", "tensor_parallel_size": 1}
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,17 @@ class EvalSettings:
     seed: int = 1234
     # torch.compile buys nothing measurable for a 1M-parameter model on CPU and costs ~15 s per start.
     vllm_eager: bool = True
+    # A GPU's kernels round differently from a CPU's, and so does a model split over GPUs: both are
+    # part of a result's key. `benchmark.evaluation.cuda.placed` chooses them for a machine.
+    device: Device = "cpu"
+    tensor_parallel_size: int = 1
+
+    def __post_init__(self):
+        if self.device not in DEVICES:
+            raise ValueError(f"evaluation setting `device` is {self.device!r}; choose one of {DEVICES}")
+        if self.tensor_parallel_size != 1 and (self.device, self.backend) != ("cuda", "vllm"):
+            raise ValueError(f"evaluation setting `tensor_parallel_size` is {self.tensor_parallel_size}, which only "
+                             f"the vllm backend on cuda supports; set it to 1 here")
 
     def fingerprint(self) -> dict:
         """The settings, the evaluation code (engine, task YAMLs, weight swap) and the libraries that score."""
@@ -58,8 +74,14 @@ class EvalSettings:
                      "transformers": version("transformers")} | library_versions("safetensors")
         if self.backend == "vllm":
             libraries["vllm"] = vllm_compat.vllm_version()
-        code = code_fingerprint(Engine, Suite.lm_eval_task_dir, WeightSwapExtension)
-        return asdict(self) | {"libraries": libraries, "code": code}
+        if self.device == "cpu":
+            code = code_fingerprint(Engine, Suite.lm_eval_task_dir, WeightSwapExtension)
+        else:
+            from .cuda import CUDA_EVALUATION_CODE
+
+            code = code_fingerprint(*CUDA_EVALUATION_CODE)
+        settings = {k: v for k, v in asdict(self).items() if k not in GPU_SETTINGS or v != GPU_SETTINGS[k]}
+        return settings | {"libraries": libraries, "code": code}
 
 
 @dataclass(frozen=True)

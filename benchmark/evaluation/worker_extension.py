@@ -8,6 +8,7 @@ seconds per swap for a 135M-parameter model.
 
 from __future__ import annotations
 
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 
@@ -22,3 +23,16 @@ class WeightSwapExtension:
         if lm_head is not None and hasattr(lm_head, "quant_method"):
             lm_head.quant_method.process_weights_after_loading(lm_head)
         return len(tensors)
+
+
+class CudaWeightSwapExtension:
+    """The swap on GPU workers. `collective_rpc` calls every worker; with tensor parallelism each
+    one reads the whole file and vLLM's weight loaders keep that rank's shard. Tensors are read
+    one at a time from the memory-mapped file, so host memory never holds a whole 7B model per
+    worker. Nothing to re-pack: on GPU a tied output layer is the embedding's own parameter."""
+
+    def swap_weights(self, path: str) -> int:
+        with safe_open(path, "pt") as weights:
+            names = list(weights.keys())
+            self.reload_weights(weights_iterator=((name, weights.get_tensor(name)) for name in names))
+        return len(names)

@@ -179,7 +179,7 @@ def ground_truth_settings(suite: Suite, cache: Path | None = None) -> EvalSettin
     if not meta.is_file():
         return None
     recorded = json.loads(meta.read_text())["evaluation"]
-    return EvalSettings(**{f: recorded[f] for f in EvalSettings.__dataclass_fields__})
+    return EvalSettings(**{f: recorded[f] for f in EvalSettings.__dataclass_fields__ if f in recorded})
 
 
 def load_ground_truth(name_or_path: str | Path, table: str = "pairs", cache: Path | None = None) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..evaluation import Engine, EvalSettings, TaskScore
+from ..evaluation import Engine, EvalSettings, TaskScore, open_engine
 from ..merging import merge_experts
 from ..store import CHECKPOINT_SECONDS, JobStore
 from ..suite import Suite
@@ -67,7 +67,7 @@ class GridRunner:
             started = time.perf_counter()
             state = make_state() if make_state is not None else self._state(job)
             if self._engine is None:
-                self._engine = Engine(self.suite, self.settings)
+                self._engine = open_engine(self.suite, self.settings)
             scores = self._engine.evaluate(list(job.tasks), state, split=job.split)
             self.store.put(key, _record(job, scores, time.perf_counter() - started))
             self.computed += 1
