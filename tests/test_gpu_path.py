@@ -88,6 +88,22 @@ def test_cuda_swap_hands_every_tensor_of_the_file_to_reload_weights(tmp_path):
     assert all(torch.equal(worker.received[n], t) for n, t in tensors.items())
 
 
+def test_the_gpu_grid_streams_its_merges_to_the_weights_of_merge_experts(tiny_suite, tmp_path):
+    """On CUDA the grid hands the engine a streamed file instead of a state dict (the engine is not built here)."""
+    from benchmark.groundtruth.grid import GridRunner
+    from benchmark.groundtruth.jobs import Job
+    from benchmark.merging import get_method, merge_experts
+    from benchmark.store import JobStore
+
+    runner = GridRunner(tiny_suite, EvalSettings(backend="vllm", device="cuda"), JobStore(tmp_path))
+    experts = ("add-ft", "sub-lora")
+    method = get_method("ties")
+    path = runner._state(Job("merge", experts, ("add", "sub"), method))
+    streamed, expected = load_file(str(path)), merge_experts(tiny_suite, method, list(experts))
+    path.unlink()
+    assert streamed.keys() == expected.keys() and all(torch.equal(streamed[n], t) for n, t in expected.items())
+
+
 @pytest.mark.parametrize("args, message", [
     (["--device", "tpu"], "--device 'tpu'"),
     (["--device", "cpu", "--tensor-parallel-size", "2", "--backend", "vllm"], "only the vllm backend on cuda"),

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 
+from ..merging.streaming import stream_merge, suite_tensor_files
+from ..merging.merge import suite_context
 from ..provenance import library_versions
 from ..suite import Suite
+from ..suite.suite import StateDict
 from .engine import MAX_MODEL_LEN, Backend, Device, Engine, EvalSettings
 from .worker_extension import CudaWeightSwapExtension
 
@@ -69,8 +75,29 @@ def placed(settings: EvalSettings, suite: Suite) -> EvalSettings:
     return dataclasses.replace(settings, tensor_parallel_size=size)
 
 
+def streamed_merge(suite: Suite, method, expert_ids: list[str]) -> Path:
+    """A merge of suite experts streamed to a scratch file on disk, which `CudaEngine.load` swaps in
+    and deletes: a 7B merge never sits whole in the driver's memory. Same weights as `merge_experts`."""
+    base, experts = suite_tensor_files(suite, expert_ids)
+    out = Path(tempfile.gettempdir()) / f"willitmerge-merge-{os.getpid()}.safetensors"
+    return stream_merge(method, base, experts, suite_context(suite, expert_ids), out)
+
+
 class CudaEngine(Engine):
-    """`Engine` on CUDA: the same loading, swapping and scoring; only the lm-eval model differs."""
+    """`Engine` on CUDA: the same scoring; the lm-eval model differs, and weights may come as a file."""
+
+    def load(self, state: StateDict | Path) -> None:
+        """Also takes a streamed merge's file: vLLM's workers read it themselves, then it is deleted."""
+        if not isinstance(state, Path):
+            return super().load(state)
+        try:
+            if self.settings.backend == "vllm":
+                self.lm.model.collective_rpc("swap_weights", args=(str(state),))
+                self.lm.model.reset_prefix_cache()
+            else:
+                super().load(load_file(str(state)))
+        finally:
+            state.unlink()
 
     def _create(self, model_dir: Path):
         tokenizer = str(self.suite.root / self.suite.manifest.tokenizer)
@@ -89,8 +116,9 @@ class CudaEngine(Engine):
                     worker_extension_cls="benchmark.evaluation.worker_extension.CudaWeightSwapExtension")
 
 
-# What a GPU result's key covers as code (see `EvalSettings.fingerprint`).
-CUDA_EVALUATION_CODE = (CudaEngine, Suite.lm_eval_task_dir, CudaWeightSwapExtension)
+# What a GPU result's key covers as code (see `EvalSettings.fingerprint`): on GPU the grid's merges
+# are streamed, so their weights also depend on the streaming code.
+CUDA_EVALUATION_CODE = (CudaEngine, Suite.lm_eval_task_dir, CudaWeightSwapExtension, streamed_merge)
 
 
 def open_engine(suite: Suite, settings: EvalSettings) -> Engine:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..evaluation import Engine, EvalSettings, TaskScore, open_engine
+from ..evaluation.cuda import streamed_merge
 from ..merging import merge_experts
 from ..store import CHECKPOINT_SECONDS, JobStore
 from ..suite import Suite
@@ -79,6 +80,8 @@ class GridRunner:
             return self.suite.base_state_dict()
         if job.kind == "expert":
             return self.suite.expert_state_dict(job.experts[0])
+        if self.settings.device == "cuda" and not hasattr(job.method, "merge_folders"):
+            return streamed_merge(self.suite, job.method, list(job.experts))
         return merge_experts(self.suite, job.method, list(job.experts))
 
     def close(self) -> None:
