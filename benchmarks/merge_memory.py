@@ -3,11 +3,12 @@
 Usage: python benchmarks/merge_memory.py [--layers N] [--dir DIR] [--keep]
 Writes a random Llama-2-shaped model (hidden 2048, FFN 5632, 32 heads / 4 KV heads, vocab 32000,
 untied output layer: TinyLlama-1.1B's shapes; depth chosen from the free RAM and disk, at most
-its 22 layers (1.1B parameters), which cost about 4 minutes of CPU here) and two experts (base + noise) to safetensors in
-bf16, then merges them with weight averaging twice, each in a fresh process: streamed into a file
-(`stream_merge`), and in memory (`merge()`, the whole state dict, then written by the same writer, so only the merge differs). A thread samples
-/proc/self/status every 2 ms: RssAnon (the process's own memory), RssFile (memory-mapped input
-pages, which the kernel can drop at any time) and VmHWM (peak of both). Both outputs are compared
+its 22 layers, 1.1B parameters, about 2 minutes of CPU here) and two experts (base + noise) to
+safetensors in bf16, then merges them with weight averaging twice, each in a fresh process:
+streamed into a file (`stream_merge`), and in memory (`merge()`, the whole state dict, then
+written by the same writer, so only the merge differs). A thread samples /proc/self/status
+every 2 ms: RssAnon (the process's own memory), RssFile (memory-mapped input pages, which the
+kernel can drop at any time) and VmHWM (the kernel's peak of both). Both outputs are compared
 tensor by tensor. The bound checked: streaming's peak anonymous memory above the process's
 baseline is at most (2T + 3) fp32 copies of the largest tensor, T experts; see `BOUND`.
 """
@@ -35,7 +36,7 @@ from benchmark.suite.suite import LazyTensors
 
 HIDDEN, FFN, HEADS, KV_HEADS, VOCAB = 2048, 5632, 32, 4, 32000
 EXPERTS = 2
-MAX_LAYERS = 22  # TinyLlama-1.1B; one layer costs about 10 s of CPU here
+MAX_LAYERS = 22  # TinyLlama-1.1B
 # For weight averaging, one tensor's merge holds in fp32: the base, T deltas, one expert being
 # converted, the stacked deltas (T), their mean, and base + mean (and its bf16 cast, half a copy).
 BOUND = 2 * EXPERTS + 3
@@ -155,8 +156,9 @@ def main() -> None:
         written = time.perf_counter() - started
         runs = {}
         for mode in ("stream", "memory"):
-            child = subprocess.run([sys.executable, __file__, "--measure", mode, "--dir", str(scratch)],
-                                   check=True, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "2"})
+            command = [sys.executable, __file__, "--measure", mode, "--dir", str(scratch)]
+            child = subprocess.run(command, check=True, capture_output=True, text=True,
+                                   env=os.environ | {"OMP_NUM_THREADS": "2"})
             runs[mode] = json.loads(child.stdout.strip().splitlines()[-1])
         largest = VOCAB * HIDDEN * 4
         gib = 2 ** 30

@@ -73,6 +73,30 @@ def test_weight_bytes_counts_the_base_in_the_serving_dtype(tiny_suite):
     assert cuda.weight_bytes(tiny_suite.base_dir, "float32") == 4 * params
 
 
+def test_placement_asks_torch_for_the_gpus_and_applies_the_rule(tiny_suite, monkeypatch):
+    """torch's GPU queries are faked: GPUs with 1.5× the base's bytes (in tiny's fp32) hold half of it each."""
+    weights = cuda.weight_bytes(tiny_suite.base_dir, tiny_suite.manifest.prompting.dtype)
+    gpu = type("Props", (), {"total_memory": 1.5 * weights})
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: gpu)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert cuda.placed(EvalSettings(backend="hf", device="cuda"), tiny_suite).tensor_parallel_size == 1
+    assert cuda.placed(EvalSettings(backend="vllm"), tiny_suite) == EvalSettings(backend="vllm")
+    assert cuda.placed(EvalSettings(backend="vllm", device="cuda"), tiny_suite).tensor_parallel_size == 2
+
+
+def test_gpu_engine_swaps_a_streamed_file_on_every_worker_then_deletes_it(tmp_path):
+    """`CudaEngine.load` with its lm-eval model replaced by a recorder (no engine starts here)."""
+    calls = []
+    model = type("LLM", (), {"collective_rpc": lambda self, name, args: calls.append((name, args)),
+                             "reset_prefix_cache": lambda self: calls.append(("reset_prefix_cache", ()))})()
+    engine = cuda.CudaEngine.__new__(cuda.CudaEngine)
+    engine.settings, engine.lm = EvalSettings(backend="vllm", device="cuda"), type("VLLM", (), {"model": model})()
+    path = tmp_path / "merged.safetensors"
+    save_file({"w": torch.ones(2)}, str(path))
+    engine.load(path)
+    assert calls == [("swap_weights", (str(path),)), ("reset_prefix_cache", ())] and not path.exists()
+
+
 def test_cuda_swap_hands_every_tensor_of_the_file_to_reload_weights(tmp_path):
     """The worker side of the GPU swap, with vLLM's `reload_weights` replaced by a recorder."""
 

@@ -20,8 +20,9 @@ def _random_llama(seed: int, dtype=torch.bfloat16, vocab: int = 96) -> dict[str,
     gen = torch.Generator().manual_seed(seed)
     shapes = {"model.embed_tokens.weight": (vocab, 32), "model.norm.weight": (32,), "scale": ()}
     for i in range(2):
-        shapes |= {f"model.layers.{i}.self_attn.q_proj.weight": (32, 32), f"model.layers.{i}.mlp.up_proj.weight": (64, 32),
-                   f"model.layers.{i}.input_layernorm.weight": (32,)}
+        layer = f"model.layers.{i}."
+        shapes |= {layer + "self_attn.q_proj.weight": (32, 32), layer + "mlp.up_proj.weight": (64, 32),
+                   layer + "input_layernorm.weight": (32,)}
     return {name: torch.randn(shape, generator=gen).to(dtype) for name, shape in shapes.items()}
 
 
@@ -80,7 +81,8 @@ def test_shape_mismatch_is_refused_before_writing(files, tmp_path):
     save_file(_random_llama(5, vocab=100), str(bigger))
     out = tmp_path / "out.safetensors"
     with pytest.raises(ValueError) as err:
-        stream_merge(get_method("weight_avg"), TensorFile(files[0]), [TensorFile(files[1]), TensorFile(bigger)], CTX, out)
+        stream_merge(get_method("weight_avg"), TensorFile(files[0]), [TensorFile(files[1]), TensorFile(bigger)], CTX,
+                     out)
     message = str(err.value)
     assert "model.embed_tokens.weight" in message and "(100, 32)" in message and "(96, 32)" in message
     assert str(bigger) in message
