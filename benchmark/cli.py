@@ -116,7 +116,7 @@ def suite_fetch(name: str = typer.Argument(..., help="a declared suite (`willitm
     their revisions and sha256 (the first fetch resolves what the suite leaves open)."""
     from .store import default_cache
     from .suite.fetch import LOCK_FILE, fetch_declared, suite_cache
-    from .suite.plan import measured_cost_here, plan_suite
+    from .groundtruth.plan import measured_cost_here, plan_suite
 
     spec = _declared(name)
     if dry_run:
@@ -156,7 +156,7 @@ def suite_import(out: Path = typer.Option(..., "--out", help="a new folder for t
                  backend: str = typer.Option(None, "--backend", help="vllm or hf, to measure the base's accuracy on "
                                              "each task; default: the faster one here")) -> None:
     """Make a suite of your own local models; every command (verify, groundtruth, submit) then takes its folder."""
-    from .evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings
+    from .evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings, measure_base_accuracy
     from .suite.importer import SuiteImportError, import_suite
     from .suite.manifest import Prompting
     from .suite.vocab import VocabMismatch
@@ -174,7 +174,8 @@ def suite_import(out: Path = typer.Option(..., "--out", help="a new folder for t
     try:
         manifest = import_suite(out, name, base, [(task, Path(folder)) for task, _, folder in pairs], tasks,
                                 data_root=data_root, tokenizer=tokenizer, vocab=vocab,
-                                measure=EvalSettings(backend=backend or DEFAULT_BACKEND),
+                                measure_base=lambda root: measure_base_accuracy(
+                                    root, EvalSettings(backend=backend or DEFAULT_BACKEND)),
                                 prompting=Prompting.model_validate_json(prompting.read_text()) if prompting else None)
     except (SuiteImportError, VocabMismatch) as err:
         console.print(f"error: {err}", markup=False)

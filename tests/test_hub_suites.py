@@ -18,10 +18,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from benchmark.evaluation import EvalSettings
+from benchmark.evaluation import EvalSettings, measure_base_accuracy
 from benchmark.groundtruth import JOB_PACK
 from benchmark.groundtruth.dataset import BUNDLED_ROOT
 from benchmark.groundtruth.grid import GridRunner
+from benchmark.groundtruth.plan import MEASURED_PARAMETERS, measured_cost_here, plan_suite
 from benchmark.groundtruth.jobs import Job, denominator_jobs, key_of, partner_groups
 from benchmark.merging import get_method
 from benchmark.store import JobStore
@@ -30,7 +31,6 @@ from benchmark.suite.declared import (DECLARED_FILE, AdapterShape, Architecture,
                                       read_declared)
 from benchmark.suite.fetch import Lock, LockedRepo, check_snapshot, hash_folder, locked_revision, read_lock, write_lock
 from benchmark.suite.importer import SuiteImportError, import_suite
-from benchmark.suite.plan import MEASURED_PARAMETERS, measured_cost_here, plan_suite
 from benchmark.suite.vocab import VocabMismatch, align_expert_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -221,13 +221,17 @@ def test_import_of_the_tiny_folders_reproduces_the_bundled_ground_truth(tiny_sui
     afresh on the import, equal the committed ground truth's records exactly."""
     root, bundled = tiny_suite.root, tiny_suite.manifest
     settings = EvalSettings(backend="hf")  # the committed tiny ground truth's backend
+
+    def measure(suite_root):
+        return measure_base_accuracy(suite_root, settings)
     with pytest.raises(SuiteImportError, match="task 'nope' is not among the task YAMLs"):
         import_suite(tmp_path / "bad", "tiny", root / "base", [("nope", root / "experts/add-ft")],
-                     [root / t.lm_eval_yaml for t in bundled.tasks], data_root=root, measure=settings)
+                     [root / t.lm_eval_yaml for t in bundled.tasks], data_root=root,
+                     measure_base=measure)
     manifest = import_suite(tmp_path / "tiny", "tiny", root / "base",
                             [(e.task, root / e.path) for e in bundled.experts],
                             [root / t.lm_eval_yaml for t in bundled.tasks], data_root=root,
-                            tokenizer=root / "tokenizer", measure=settings)
+                            tokenizer=root / "tokenizer", measure_base=measure)
     imported = Suite(tmp_path / "tiny")
     assert imported.verify() == []
     ours, theirs = {f.path: f.sha256 for f in manifest.files}, {f.path: f.sha256 for f in bundled.files}

@@ -3,8 +3,9 @@ lm-eval task YAMLs with their data), checksummed like a built suite, so every co
 
 Files are copied byte for byte (an expert whose vocabulary differs from the base's is rewritten by
 the suite's vocab rule, see `benchmark.suite.vocab`). The base's accuracy on each task's dev and
-test split is measured at import with the harness's own engine: merges read it from the manifest
-(Will-it-Merge's weighting uses the dev accuracy). Experts' accuracies are the ground truth's to
+test split is measured at import by the caller's `measure_base` (the CLI passes the harness's engine,
+`benchmark.evaluation.measure_base_accuracy`): merges read it from the manifest (Will-it-Merge's
+weighting uses the dev accuracy). Experts' accuracies are the ground truth's to
 measure and stay empty.
 """
 
@@ -16,7 +17,7 @@ import time
 from importlib.metadata import version
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import torch
 import yaml
@@ -25,9 +26,6 @@ from safetensors import safe_open
 from .manifest import (BuildInfo, ExpertEntry, Manifest, PairEntry, Prompting, TaskEntry, file_entry, verify,
                        write_manifest)
 from .vocab import VocabRule, align_expert_file
-
-if TYPE_CHECKING:
-    from ..evaluation import EvalSettings
 
 FULL_FILES = ("config.json", "generation_config.json", "model.safetensors")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -57,25 +55,6 @@ def _copy(names: tuple[str, ...], src: Path, dst: Path) -> None:
     for name in names:
         if (src / name).is_file():
             shutil.copyfile(src / name, dst / name)
-
-
-def measure_base_accuracy(root: Path, settings: EvalSettings | None = None) -> Manifest:
-    """Score the suite's base on every task's test and dev split and write the accuracies into its manifest."""
-    from ..evaluation import Engine, EvalSettings
-    from .suite import Suite
-
-    suite = Suite(root)
-    tasks = [t.id for t in suite.manifest.tasks]
-    engine = Engine(suite, settings or EvalSettings())
-    try:
-        scores = {split: engine.evaluate(tasks, suite.base_state_dict(), split=split) for split in ("test", "dev")}
-    finally:
-        engine.close()
-    measured = [t.model_copy(update={"base_accuracy": {split: scores[split][t.id].accuracy for split in scores}})
-                for t in suite.manifest.tasks]
-    manifest = suite.manifest.model_copy(update={"tasks": measured})
-    write_manifest(root, manifest)
-    return manifest
 
 
 def _import_task(yaml_path: Path, data_root: Path, out: Path) -> TaskEntry:
@@ -132,9 +111,9 @@ def _same_shapes(a: Path, b: Path) -> bool:
 def import_suite(out: Path, name: str, base: Path, experts: list[tuple[str, Path]], tasks: list[Path],
                  data_root: Path | None = None, tokenizer: Path | None = None, prompting: Prompting | None = None,
                  vocab: VocabRule = "refuse", version_: str = "0.1.0", description: str = "",
-                 measure: EvalSettings | None = None) -> Manifest:
+                 *, measure_base: Callable[[Path], Manifest]) -> Manifest:
     """Build a suite folder at `out` from local files; `experts` holds (task id, folder) in suite order.
-    The base's accuracies are measured with `measure` (default: the harness's default settings)."""
+    `measure_base(out)` writes the base's accuracies into the manifest (required: merges read them)."""
     started = time.perf_counter()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -161,7 +140,7 @@ def import_suite(out: Path, name: str, base: Path, experts: list[tuple[str, Path
                         transformers=version("transformers"), peft=version("peft"), threads=torch.get_num_threads(),
                         platform=platform.machine()))
     write_manifest(out, manifest)
-    manifest = measure_base_accuracy(out, measure)
+    manifest = measure_base(out)
     problems = verify(out, manifest)
     if problems:  # cannot happen unless the folder changed while importing
         raise SuiteImportError(f"{out}: the imported suite does not verify: {'; '.join(problems)}")

@@ -16,7 +16,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .declared import DTYPE_BYTES, DeclaredSpec, DeclaredSuiteError
+from ..merging import get_method
+from ..suite.declared import DTYPE_BYTES, DeclaredSpec, DeclaredSuiteError
+from ..suite.registry import load_suite
+from .dataset import BUNDLED_ROOT
+from .grid import count_jobs
+from .jobs import partner_groups
 
 MEASURED_SUITE = "smol"
 # SmolLM2-135M-Instruct (vocab 49152, hidden 576, FFN 1536, 30 layers, 9/3 heads, tied): `Architecture.parameters`
@@ -104,9 +109,6 @@ def examples_scored(spec: DeclaredSpec, methods, groups) -> int:
 
 
 def plan_suite(spec: DeclaredSpec, measured: MeasuredCost) -> Plan:
-    from ..groundtruth.grid import count_jobs
-    from ..groundtruth.jobs import partner_groups
-    from ..merging import get_method
 
     s = spec.suite
     view = _grid_view(spec)
@@ -161,7 +163,5 @@ def plan_suite(spec: DeclaredSpec, measured: MeasuredCost) -> Plan:
 
 def measured_cost_here() -> MeasuredCost:
     """The cost model from the bundled measured suite and its committed ground truth."""
-    from ..groundtruth.dataset import BUNDLED_ROOT
-    from .registry import load_suite
 
     return measure_cost(BUNDLED_ROOT / MEASURED_SUITE, measured_tokens_per_example(load_suite(MEASURED_SUITE)))
