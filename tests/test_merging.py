@@ -89,3 +89,14 @@ def test_builtin_equals_mergekit(ours, theirs, micro_suite):
     via_mergekit = merge_experts(micro_suite, load_mergekit_method(CONFIGS / f"{theirs}.yaml"), ids)
     for name, tensor in built_in.items():
         torch.testing.assert_close(via_mergekit[name], tensor, rtol=0, atol=1e-6)
+
+
+def test_mergekit_merges_leave_no_files_mapped(micro_suite):
+    """mergekit caches a loader per model folder (files mapped) for the process's life; a sandboxed worker
+    merging every pair of smol ran out of address space after ~60 merges (1 GB more mapped per merge)."""
+    from mergekit.io.tasks import LoaderCache
+
+    method = load_mergekit_method(CONFIGS / "linear.yaml")
+    for pair in micro_suite.manifest.pairs[:3]:
+        merge_experts(micro_suite, method, [pair.expert_a, pair.expert_b])
+        assert LoaderCache().loaders == {}

@@ -77,12 +77,19 @@ class MergekitMethod:
 
     def merge_folders(self, base_dir: Path, expert_dirs: list[Path]) -> StateDict:
         from mergekit.config import MergeConfiguration
+        from mergekit.io.tasks import LoaderCache
         from mergekit.merge import MergeOptions, run_merge
 
         config = MergeConfiguration.model_validate(self.config_for(base_dir, expert_dirs))
         with tempfile.TemporaryDirectory(prefix="willitmerge-mergekit-") as out:
-            run_merge(config, out, MergeOptions(copy_tokenizer=False, write_model_card=False, quiet=True,
-                                                random_seed=0))
+            try:
+                run_merge(config, out, MergeOptions(copy_tokenizer=False, write_model_card=False, quiet=True,
+                                                    random_seed=0))
+            finally:
+                # mergekit keeps a loader, with its files mapped, per model folder for the life of the
+                # process; every merge here reads new folders, so a worker merging 112 pairs of a 135M
+                # model kept ~1 GB more mapped per merge until its address space ran out.
+                LoaderCache().loaders.clear()
             state: StateDict = {}
             for shard in sorted(Path(out).glob("*.safetensors")):
                 state.update(load_file(str(shard)))
