@@ -17,10 +17,15 @@ import ray.cloudpickle
 
 from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth import TABLES, compute_ground_truth
+from benchmark.groundtruth.grid import GridRunner, grid_keys
 from benchmark.groundtruth.jobs import denominator_jobs, partner_groups
 from benchmark.groundtruth.ray_executor import GridFailed, RayOptions, fill_store_on_ray
 from benchmark.merging import get_method
+from benchmark.publish.leaderboard import evaluate_on_ray
+from benchmark.sandbox import Limits
 from benchmark.store import JobStore
+from benchmark.submissions.methods import SubmittedMethod
+from benchmark.submissions.tracks import run_method
 
 # tuned on dev over 3 candidates, then the chosen one on test: the driver schedules both kinds of job
 METHODS = ["wim_weighted"]
@@ -40,7 +45,8 @@ def local_cluster(tmp_path_factory):
     env = _ray_env(tmp_path_factory.mktemp("home"))
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=env["RAY_TMPDIR"], log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=env["RAY_TMPDIR"], log_to_driver=False,
+             _node_ip_address="127.0.0.1")
     yield env
     ray.shutdown()
     for k, v in saved.items():
@@ -170,3 +176,33 @@ def _session_pids(session: int) -> list[int]:
         except (ProcessLookupError, PermissionError):
             pass
     return pids
+
+
+def test_leaderboard_registry_submissions_evaluated_on_ray_match_the_sandboxed_run(micro_suite, local_cluster,
+                                                                                    tmp_path):
+    """A registry submission tuned on dev: its evaluations computed on Ray (merged with the registered method)
+    are the records the sandboxed local run computes, under the same keys; after Ray, the local run
+    evaluates nothing."""
+    folder = tmp_path / "submissions" / "methods" / "ta"
+    folder.mkdir(parents=True)
+    (folder / "submission.yaml").write_text(
+        "name: ta\nkind: method\nauthors: [test]\nlicence: MIT\ndescription: task arithmetic, tuned\n"
+        "registry: task_arithmetic\nsearch_space: {alpha: [0.3, 1.0]}\nsuites: [micro]\n")
+    method = SubmittedMethod.from_folder(folder, [micro_suite.name])
+    keys = grid_keys(micro_suite, [method], SETTINGS)
+    stores = {"ray": JobStore(tmp_path / "ray"), "local": JobStore(tmp_path / "local")}
+    evaluate_on_ray(micro_suite, SETTINGS, stores["ray"], [folder], RayOptions(), show_progress=False)
+    entries = {}
+    for name, store in stores.items():
+        runner = GridRunner(micro_suite, SETTINGS, store)
+        entries[name], _ = run_method(folder, micro_suite, runner, Limits(seconds=120, memory_mb=4096), [])
+        runner.close()
+        if name == "ray":
+            assert runner.computed == 0, "every evaluation came from Ray"
+    assert entries["ray"].status == entries["local"].status == "complete", entries["ray"].reason
+    assert entries["ray"].samples == entries["local"].samples
+    scored = [k for k in keys if stores["local"].get(k) is not None]
+    assert len(scored) == len(keys) - len(micro_suite.manifest.pairs)  # tuning scores one test candidate per pair
+    for key in scored:
+        ray_record, local_record = stores["ray"].get(key), stores["local"].get(key)
+        assert ray_record["scores"] == local_record["scores"], key

@@ -119,7 +119,7 @@ def connect(options: RayOptions) -> bool:
     if options.address:
         ray.init(address=options.address, log_to_driver=False)
     else:
-        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     return True
 
 
@@ -161,6 +161,7 @@ def _drive(suite, methods, settings, store, options, groups, merge_with, show_pr
 
     run, queue, failed = RayRun(), deque(), []
     probes_failed, reprobe = {}, []  # failed probes per actor; (when, actor) to probe again
+    announced = False  # on_actors called
 
     def submit(work: _Work) -> None:
         record = store.get(work.key)
@@ -240,7 +241,8 @@ def _drive(suite, methods, settings, store, options, groups, merge_with, show_pr
                     idle.append(i)
                     if work is None:
                         run.actor_pids[i], probes_failed[i] = result, 0
-                        if len(run.actor_pids) == count and run.computed == 0 and not run.restarts:
+                        if len(run.actor_pids) == count and not announced:
+                            announced = True
                             on_actors(run)
                         continue
                     store.put(work.key, result)
