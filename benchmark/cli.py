@@ -424,10 +424,18 @@ def leaderboard(
     time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
     memory_mb: int = typer.Option(8192, "--memory-mb",
                                   help="memory (MB) a submission's processes may hold together (mapped files not counted)"),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP + ". Only method submissions naming a "
+                                 "registered method or a mergekit template run on Ray; entry-point submissions "
+                                 "(sandboxed code), merge costs and predictors run here"),
+    address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
+    actors: int = typer.Option(None, "--actors", min=1, help="with --executor ray: how many actors (default: one "
+                                                              "per GPU, else one per CPU of the cluster)"),
 ) -> None:
     """Score every submission (reusing cached and committed results) and write the leaderboard."""
     from .publish import build_leaderboard
     from .sandbox import Limits
+
+    ray = _ray_options(executor, address, actors)
 
     if not (root / "submissions").is_dir():
         console.print(f"[red]error:[/red] {root.resolve()} has no submissions/ folder; run from the repository "
@@ -435,7 +443,7 @@ def leaderboard(
         raise typer.Exit(2)
     for name in suites or []:
         _find(name)
-    results = build_leaderboard(root, out, cache, limits=Limits(time_limit, memory_mb), suites=suites or None)
+    results = build_leaderboard(root, out, cache, limits=Limits(time_limit, memory_mb), suites=suites or None, ray=ray)
     for b in results.boards:
         ranked = [r for r in b.rows if r.rank is not None]
         console.print(f"{b.track} on {b.suite}: {len(ranked)} ranked, {len(b.rows) - len(ranked)} unranked; "
