@@ -293,6 +293,26 @@ def suite_metrics(name: str = typer.Argument(..., help=SUITE_HELP),
     console.print(f"wrote {pack}")
 
 
+EXECUTOR_HELP = ("local (this machine's processes) or ray: actors on a Ray cluster, one live engine each, the "
+                 "driver the only writer of the job cache (see README, Running on a cluster)")
+ADDRESS_HELP = "with --executor ray: the cluster to join (e.g. auto, or ray://HOST:10001); default: start Ray here"
+
+
+def _ray_options(executor: str, address: str | None, actors: int | None):
+    """The Ray executor's options, None for the local one; exit 2 on an unknown executor or a stray --address."""
+    from .groundtruth.ray_executor import EXECUTORS, RayOptions
+
+    if executor not in EXECUTORS:
+        console.print(f"[red]error:[/red] --executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+        raise typer.Exit(2)
+    if executor == "local":
+        if address:
+            console.print("[red]error:[/red] --address needs --executor ray")
+            raise typer.Exit(2)
+        return None
+    return RayOptions(address=address, actors=actors)
+
+
 @app.command("groundtruth")
 def groundtruth(
     suite: str = typer.Option("tiny", "--suite", help=SUITE_HELP),
@@ -302,7 +322,11 @@ def groundtruth(
                                                   "bundled suite, else CACHE/groundtruth/NAME-SHA)"),
     cache: Path = typer.Option(None, "--cache", help="job cache folder (default: ~/.cache/willitmerge)"),
     limit: int = typer.Option(None, "--limit", help="score only the first N test examples per task (quick look)"),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="worker processes, each with its own engine"),
+    jobs: int = typer.Option(None, "--jobs", min=1, help="local: worker processes, each with its own engine "
+                                                          "(default 1); ray: actors (default: one per GPU, else one "
+                                                          "per CPU of the cluster)"),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto: cuda when torch sees a GPU (and, for "
                                                           "vllm, the CUDA build `vllm` is installed)"),
     tensor_parallel_size: int = typer.Option(None, "--tensor-parallel-size", min=1,
@@ -312,10 +336,12 @@ def groundtruth(
     """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
     from .evaluation import BACKENDS, DEFAULT_BACKEND, DEVICES, EvalSettings, placed, select_device
     from .groundtruth import DEFAULT_METHODS, JOB_PACK, compute_ground_truth, ground_truth_dir, signal_table
+    from .groundtruth.ray_executor import GridFailed
     from .merging import get_method
     from .store import default_cache
 
     the_suite = _load(suite)
+    ray = _ray_options(executor, address, jobs)
     backend = backend or DEFAULT_BACKEND
     if backend not in BACKENDS:
         console.print(f"[red]error:[/red] --backend {backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -338,7 +364,12 @@ def groundtruth(
         raise typer.Exit(2) from err
     cache = cache or default_cache()
     target = out or ground_truth_dir(the_suite, cache)
-    tables = compute_ground_truth(the_suite, chosen, settings, cache, target, jobs=jobs, pack=target / JOB_PACK)
+    try:
+        tables = compute_ground_truth(the_suite, chosen, settings, cache, target, jobs=jobs or 1,
+                                      pack=target / JOB_PACK, ray=ray)
+    except GridFailed as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
     signal = signal_table(tables["pairs"], tables["tasks"], tables["models"])
     console.print(signal.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     console.print(f"wrote {target}")
@@ -513,10 +544,18 @@ def leaderboard(
     time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
     memory_mb: int = typer.Option(8192, "--memory-mb",
                                   help="memory (MB) a submission's processes may hold together (mapped files not counted)"),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP + ". Only method submissions naming a "
+                                 "registered method or a mergekit template run on Ray; entry-point submissions "
+                                 "(sandboxed code), merge costs and predictors run here"),
+    address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
+    actors: int = typer.Option(None, "--actors", min=1, help="with --executor ray: how many actors (default: one "
+                                                              "per GPU, else one per CPU of the cluster)"),
 ) -> None:
     """Score every submission (reusing cached and committed results) and write the leaderboard."""
     from .publish import build_leaderboard
     from .sandbox import Limits
+
+    ray = _ray_options(executor, address, actors)
 
     if not (root / "submissions").is_dir():
         console.print(f"[red]error:[/red] {root.resolve()} has no submissions/ folder; run from the repository "
@@ -524,7 +563,7 @@ def leaderboard(
         raise typer.Exit(2)
     for name in suites or []:
         _find(name)
-    results = build_leaderboard(root, out, cache, limits=Limits(time_limit, memory_mb), suites=suites or None)
+    results = build_leaderboard(root, out, cache, limits=Limits(time_limit, memory_mb), suites=suites or None, ray=ray)
     for b in results.boards:
         ranked = [r for r in b.rows if r.rank is not None]
         console.print(f"{b.track} on {b.suite}: {len(ranked)} ranked, {len(b.rows) - len(ranked)} unranked; "

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -24,6 +25,9 @@ from ..store import CHECKPOINT_SECONDS, JobStore
 from ..suite import Suite
 from ..suite.suite import StateDict
 from .jobs import Job, Method, PartnerGroup, denominator_jobs, key_of
+
+if TYPE_CHECKING:
+    from .ray_executor import RayOptions
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,10 @@ def scores_of(record: dict) -> dict[str, TaskScore]:
 
 
 class GridRunner:
-    """Runs jobs through one engine (created only if some job is not cached yet)."""
+    """Runs jobs through one engine (created only if some job is not cached yet); without a store it only
+    computes (`compute`), as a Ray actor does for the driver that stores."""
 
-    def __init__(self, suite: Suite, settings: EvalSettings, store: JobStore):
+    def __init__(self, suite: Suite, settings: EvalSettings, store: JobStore | None):
         self.suite, self.settings, self.store = suite, settings, store
         self._engine: Engine | None = None
         self.computed = 0
@@ -65,15 +70,19 @@ class GridRunner:
         key = key_of(job, self.suite, self.settings)
         record = self.store.get(key)
         if record is None:
-            started = time.perf_counter()
-            state = make_state() if make_state is not None else self._state(job)
-            if self._engine is None:
-                self._engine = open_engine(self.suite, self.settings)
-            scores = self._engine.evaluate(list(job.tasks), state, split=job.split)
-            self.store.put(key, _record(job, scores, time.perf_counter() - started))
-            self.computed += 1
+            self.store.put(key, self.compute(job, make_state))
             record = self.store.get(key)
         return scores_of(record)
+
+    def compute(self, job: Job, make_state: Callable[[], StateDict] | None = None) -> dict:
+        """The job's record, evaluated now whatever the cache holds (a Ray actor computes, the driver stores)."""
+        started = time.perf_counter()
+        state = make_state() if make_state is not None else self._state(job)
+        if self._engine is None:
+            self._engine = open_engine(self.suite, self.settings)
+        scores = self._engine.evaluate(list(job.tasks), state, split=job.split)
+        self.computed += 1
+        return _record(job, scores, time.perf_counter() - started)
 
     def _state(self, job: Job):
         if job.kind == "base":
@@ -114,6 +123,12 @@ def count_jobs(suite: Suite, methods: list[Method], groups: list[PartnerGroup] =
     return len(denominator_jobs(suite)) + (len(suite.manifest.pairs) + len(groups)) * per_unit
 
 
+def choose_candidate(candidates: list[Method], dev: list[dict[str, TaskScore]]) -> Method:
+    """Dev tuning's choice: the best mean dev accuracy over the experts' tasks, the first on ties."""
+    means = [sum(s.accuracy for s in scores.values()) / len(scores) for scores in dev]
+    return candidates[means.index(max(means))]
+
+
 def evaluate_merge(runner: GridRunner, unit_id: str, experts: tuple[str, ...], method: Method,
                    supply: Supply | None = None, advance: Callable[[], None] = lambda: None,
                    group: bool = False) -> MergeOutcome:
@@ -127,13 +142,11 @@ def evaluate_merge(runner: GridRunner, unit_id: str, experts: tuple[str, ...], m
     candidates = method.candidates()
     chosen = candidates[0]
     if len(candidates) > 1:
-        best = -1.0
+        dev = []
         for candidate in candidates:
-            scores = runner.result(Job("tune", experts, tasks, candidate, split="dev"), make(candidate))
+            dev.append(runner.result(Job("tune", experts, tasks, candidate, split="dev"), make(candidate)))
             advance()
-            mean = sum(s.accuracy for s in scores.values()) / len(scores)
-            if mean > best:
-                chosen, best = candidate, mean
+        chosen = choose_candidate(candidates, dev)
     scores = runner.result(Job("merge", experts, tasks, chosen), make(chosen))
     advance()
     return MergeOutcome(unit_id, method, chosen, scores, experts, group)
@@ -221,14 +234,20 @@ def _run_parallel(suite: Suite, methods: list[Method], settings: EvalSettings, s
 
 def run_grid(suite: Suite, methods: list[Method], settings: EvalSettings, store: JobStore,
              show_progress: bool = True, jobs: int = 1, groups: list[PartnerGroup] = (),
-             checkpoint: Callable[[], None] = lambda: None
+             checkpoint: Callable[[], None] = lambda: None, ray: "RayOptions | None" = None
              ) -> tuple[dict[tuple[str, ...], dict[str, TaskScore]], list[MergeOutcome]]:
     """Denominators keyed by () for the base and (expert,) per expert, and one outcome per (pair, method)
     and per (partner group, method). `checkpoint` is called every CHECKPOINT_SECONDS of computing.
 
-    With `jobs` > 1, worker processes with an engine each fill the cache first.
+    With `ray`, actors on a Ray cluster fill the cache first; else with `jobs` > 1, worker processes with
+    an engine each do. The tables are then assembled here from the cache, whoever computed it.
     """
-    if jobs > 1:
+    if ray is not None:
+        from .ray_executor import fill_store_on_ray
+
+        fill_store_on_ray(suite, methods, settings, store, ray, groups, show_progress=show_progress,
+                          checkpoint=checkpoint)
+    elif jobs > 1:
         _run_parallel(suite, methods, settings, store, jobs, show_progress, groups, checkpoint)
     runner = GridRunner(suite, settings, store)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

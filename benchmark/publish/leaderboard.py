@@ -12,6 +12,7 @@ minutes and when stopped, so it resumes from the committed pack.
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,14 +20,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..evaluation import EvalSettings
 from ..groundtruth import JOB_PACK, ground_truth_dir, ground_truth_settings, resolve_ground_truth
 from ..groundtruth.grid import GridRunner, count_jobs
+from ..groundtruth.ray_executor import RayOptions
 from ..merging import get_method
 from ..predictors.suites import load_prediction_suite
 from ..sandbox import Limits, isolation
 from ..store import JobStore, checkpointing, default_cache, write_pack
 from ..submissions import discover
 from ..submissions.methods import SubmittedMethod, hidden_from_submissions
+from ..submissions.schema import load_method
 from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor, run_transfer, transfer_pending
-from ..suite import SuiteSpec, bundled_suites, find_suite
+from ..suite import Suite, SuiteSpec, bundled_suites, find_suite
 from .html import render_html
 from .markdown import render_markdown
 from .results import Results, board, dumps, schema_json, transfer_board
@@ -55,7 +58,7 @@ def _suite_order(spec: SuiteSpec) -> tuple:
 def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Path | None = None,
                       settings: EvalSettings | None = None, limits: Limits = Limits(),
                       suites: list[str | Path] | None = None, show_progress: bool = True,
-                      transfers: list[tuple[str, str]] | None = None) -> Results:
+                      transfers: list[tuple[str, str]] | None = None, ray: RayOptions | None = None) -> Results:
     """Score every submission under `root/submissions` on every suite it declares, and write the
     leaderboard files into `out`.
 
@@ -64,7 +67,8 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     cache (default `benchmark.store.default_cache()`). A suite's merges are evaluated with the
     settings its ground truth was measured with (so they line up with its jobs) unless `settings`
     are given. `transfers`: (fit-on suite, scored-on suite) names among `suites`, by default every
-    ordered pair of suites with weights."""
+    ordered pair of suites with weights. With `ray`, the evaluations of registry and mergekit method
+    submissions are computed on a Ray cluster first (`evaluate_on_ray`); the rest runs here."""
     root = Path(root).resolve()
     out = Path(out or root / "leaderboard").resolve()
     cache = Path(cache or default_cache())
@@ -88,6 +92,11 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     # a long run (smol's method track takes about an hour) leaves what it finished in the pack every few
     # minutes and when it is stopped; records it has not reached yet stay in the pack meanwhile
     checkpoint = functools.partial(write_pack, out / PACK, [store], skip=truth_packs, keep=(out / PACK,))
+    if ray is not None:
+        for spec in weight_suites:
+            suite = spec.open()
+            evaluate_on_ray(suite, settings or ground_truth_settings(suite, cache) or EvalSettings(), store,
+                            [f for f in methods if _declares(f, spec)], ray, show_progress)
 
     def advance(_=None):
         bar.advance(job)
@@ -146,6 +155,25 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     (out / "index.html").write_text(render_html(results))
     write_pack(out / PACK, [store], skip=truth_packs)
     return results
+
+
+def evaluate_on_ray(suite: Suite, settings: EvalSettings, store: JobStore, folders: list[Path], ray: RayOptions,
+                    show_progress: bool = True) -> None:
+    """Fill the store with the evaluations of the method submissions that name a registered method or a
+    mergekit template, merged and scored on Ray actors (keyed by the submission, as `run_method` keys
+    them). Entry-point submissions are left to the local run: their code runs only in the sandbox. Jobs
+    that fail on Ray are left to it too, which reports them in the submission's row."""
+    from ..groundtruth.ray_executor import GridFailed, fill_store_on_ray
+
+    methods = [m for f in folders if (m := _method_of(f)) is not None
+               and (m.submission.registry is not None or m.submission.mergekit is not None)]
+    if not methods:
+        return
+    try:
+        fill_store_on_ray(suite, methods, settings, store, ray, show_progress=show_progress,
+                          merge_with=lambda candidate: load_method(candidate.folder, dict(candidate.params)))
+    except GridFailed as err:
+        warnings.warn(f"{err}\nthe local run retries them", stacklevel=2)
 
 
 def _truth(spec: SuiteSpec, cache: Path):
