@@ -3,9 +3,15 @@ import shutil
 import tempfile
 
 import pytest
+import torch
 
 # Tests never touch the user's job and metric cache.
 os.environ.setdefault("WILLITMERGE_CACHE", tempfile.mkdtemp(prefix="willitmerge-test-cache-"))
+# Two xdist workers share the machine's two cores: one thread each (and in the processes they start),
+# so they do not oversubscribe them. Results do not depend on the thread count (tests/test_determinism.py).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
 
 from benchmark.suite import load_suite  # noqa: E402
 from benchmark.suite.build import build_suite  # noqa: E402
