@@ -17,6 +17,19 @@ from benchmark.suite import load_suite  # noqa: E402
 from benchmark.suite.build import build_suite  # noqa: E402
 from benchmark.suite.recipe import MICRO  # noqa: E402
 
+# The slowest files (seconds of one worker, `pytest --durations=0`, 2026-12-03), started first: xdist
+# hands whole files (`--dist loadfile`) to whichever worker is free, so a long file started last
+# keeps one worker busy while the other idles. Longest-first brought the two workers' ends together.
+SLOWEST_FIRST = ("test_leaderboard.py", "test_ray_executor.py", "test_adversarial.py", "test_submissions.py",
+                 "test_smol_suite.py", "test_groundtruth.py", "test_evaluation.py", "test_cache_invalidation.py",
+                 "test_predictors.py", "test_merging.py", "test_hub_suites.py", "test_suite_build.py",
+                 "test_sandbox_limits.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
+
 
 @pytest.fixture(scope="session")
 def micro_suite(tmp_path_factory):

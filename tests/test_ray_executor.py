@@ -148,7 +148,7 @@ def test_a_driver_killed_with_sigkill_reruns_only_the_missing_jobs(micro_suite, 
     assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    _wait_for_orphans(proc.pid)
+    _kill_orphans(proc.pid)
     before = {p.name: p.stat().st_ino for p in (cache / "jobs").glob("*/*.json")}
     rerun = subprocess.run(command, env=env, capture_output=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr.decode()[-3000:]
@@ -158,22 +158,28 @@ def test_a_driver_killed_with_sigkill_reruns_only_the_missing_jobs(micro_suite, 
     _same_tables(out, local_tables)
 
 
-def _wait_for_orphans(session: int) -> None:
-    """The killed driver's Ray processes (its session) die with it; wait until they have, or end them."""
+def _kill_orphans(session: int) -> None:
+    """What the killed driver left of its Ray (raylet, GCS, actors) is killed too, as a job scheduler
+    killing the job would; waiting for them to notice the driver's death costs up to half a minute."""
+    for pid in _session_pids(session):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     deadline = time.time() + 30
     while time.time() < deadline and _session_pids(session):
-        time.sleep(0.5)
-    for pid in _session_pids(session):
-        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
 
 
 def _session_pids(session: int) -> list[int]:
+    """Live processes of the session (zombies are dead, whoever reaps them)."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and os.getsid(int(entry.name)) == session:
+            if (entry.name.isdigit() and os.getsid(int(entry.name)) == session
+                    and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"):
                 pids.append(int(entry.name))
-        except (ProcessLookupError, PermissionError):
+        except (ProcessLookupError, PermissionError, FileNotFoundError):
             pass
     return pids
 
