@@ -8,8 +8,29 @@ seconds per swap for a 135M-parameter model.
 
 from __future__ import annotations
 
+import logging
+
 from safetensors import safe_open
 from safetensors.torch import load_file
+
+
+class ExpectedSwapWarnings(logging.Filter):
+    """Drops the two warnings vLLM's reload logs on every swap here, unless vLLM logs at INFO
+    (`--verbose`). It warns for each layer that has weights but finds none in the file: the rotary
+    embedding (its cos/sin cache is a buffer no checkpoint holds) and, with tied embeddings, the
+    output layer (it is the embedding, re-packed below). Two such lines per merge, thousands per
+    grid, read as failures; the same warning for any other layer still shows."""
+
+    EXPECTED = frozenset({"RotaryEmbedding", "ParallelLMHead"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != "%s: Failed to load weights" or logging.getLogger("vllm").isEnabledFor(logging.INFO):
+            return True
+        return not (isinstance(record.args, tuple) and record.args and record.args[0] in self.EXPECTED)
+
+
+# vLLM imports this module in its worker process, before the first swap
+logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").addFilter(ExpectedSwapWarnings())
 
 
 class WeightSwapExtension:
