@@ -6,8 +6,13 @@ the names their code looks up, of every function, class and simple constant of t
 they reach. An edit changes the fingerprint of exactly the results whose code reaches it: a
 change to TIES's arithmetic recomputes TIES's rows, never TSV's. Sources are compared as
 syntax trees without docstrings, so comments, docstrings and formatting never invalidate a
-cache. Code reached only through an attribute of an argument (`suite.examples(...)`) is not
-visible to the tracer: name it among the roots.
+cache. A fingerprint hashes what each piece of code is (its name and syntax tree), never where it
+lives: moving a function to another module keeps every key. Code reached only through an attribute
+of an argument (`suite.examples(...)`) is not visible to the tracer: name it among the roots.
+
+Fingerprints that results were stored under before this rule (when the module path was hashed
+too) stay valid through `LINEAGE_FILE`: for each, the content fingerprint of the very same code,
+computed by both rules in one process, maps to the fingerprint its records are stored under.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 
 PACKAGE = __name__.split(".")[0]
 PACKAGE_ROOT = Path(__file__).resolve().parent
+LINEAGE_FILE = PACKAGE_ROOT / "provenance_lineage.json"
 SIMPLE_CONSTANTS = (bool, int, float, str, bytes, type(None))
 
 
@@ -69,6 +75,8 @@ def _functions_of(cls: type) -> list[types.FunctionType]:
 
 
 class _Tracer:
+    """`sources`: where each piece of reached code lives -> what it is (its name and normalised source)."""
+
     def __init__(self, stop_at: tuple = ()):
         self.sources: dict[str, str] = {}
         self.stop_at = stop_at
@@ -82,7 +90,7 @@ class _Tracer:
         key = f"{obj.__module__}.{obj.__qualname__}"
         if key in self.sources:
             return
-        self.sources[key] = _normalised_source(obj)
+        self.sources[key] = f"{obj.__qualname__}\n{_normalised_source(obj)}"
         if isinstance(obj, types.FunctionType) and _is_simple(obj.__defaults__ or ()):
             self.sources[key] += repr(obj.__defaults__)  # `k: int = SUBSPACE_K` names the constant, not its value
         if isinstance(obj, type):
@@ -113,7 +121,7 @@ class _Tracer:
         if isinstance(value, (type, types.FunctionType)) or callable(getattr(value, "__wrapped__", None)):
             self.visit(value)
         elif _is_simple(value) and key.split(".")[0] == PACKAGE:
-            self.sources.setdefault(key, repr(value))
+            self.sources.setdefault(key, f"{key.rsplit('.', 1)[-1]} = {value!r}")
 
 
 def _trace(roots: tuple, stop_at: tuple) -> dict[str, str]:
@@ -123,11 +131,23 @@ def _trace(roots: tuple, stop_at: tuple) -> dict[str, str]:
     return tracer.sources
 
 
+def content_fingerprint(*roots, stop_at: tuple = ()) -> str:
+    """sha256 over what `roots` and all package code they reach are, wherever each lives."""
+    return hashlib.sha256(json.dumps(sorted(set(_trace(roots, stop_at).values()))).encode()).hexdigest()
+
+
+@functools.cache
+def _lineage() -> dict[str, str]:
+    return json.loads(LINEAGE_FILE.read_text())["fingerprints"]
+
+
 @functools.cache
 def code_fingerprint(*roots, stop_at: tuple = ()) -> str:
-    """sha256 over the normalised source of `roots` and all package code they reach, except `stop_at`
-    and what only they reach (code a key covers by another entry, e.g. the metric library's)."""
-    return hashlib.sha256(json.dumps(_trace(roots, stop_at), sort_keys=True).encode()).hexdigest()
+    """The fingerprint results computed by `roots` are stored under: the content fingerprint of them and
+    all package code they reach, except `stop_at` and what only they reach (code a key covers by another
+    entry, e.g. the metric library's), or the fingerprint the same code had before (`LINEAGE_FILE`)."""
+    content = content_fingerprint(*roots, stop_at=stop_at)
+    return _lineage().get(content, content)
 
 
 def traced_names(*roots, stop_at: tuple = ()) -> list[str]:

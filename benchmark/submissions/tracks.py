@@ -34,7 +34,7 @@ from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation, weak
 from ..scoring.methods import method_scores
 from ..scoring.transfer import transfer_scores
 from ..store import JobStore, job_key
-from ..suite import Suite, SuiteSpec
+from ..suite import Suite, SuiteSpec, load_suite
 from . import method_worker, predictor_worker
 from .methods import MergeCost, SandboxedMerger, SubmittedMethod, suite_folders
 from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, check_submission, folder_sha256,
@@ -372,10 +372,12 @@ def run_transfer(folder: Path, train: SuiteSpec, test: SuiteSpec, load_train: Ca
 # ---------------------------------------------------------------- merge methods
 
 def _cost_key(suite: Suite, method: SubmittedMethod, experts: tuple[str, ...]) -> str:
-    """A merge's cost is measured again when the worker or the harness's measurement changes."""
+    """A merge's cost is measured again when the worker or the harness's measurement changes; how a suite is
+    found by name (`load_suite`, `SuiteSpec`) measures nothing, and the suite's content is keyed by its sha256."""
     return job_key({"kind": "merge-cost", "suite_sha256": suite.sha256, "experts": list(experts),
                     "method": method.spec(), "weights": merge_provenance(method),
-                    "code": code_fingerprint(method_worker.main, SandboxedMerger, SandboxedWorker)})
+                    "code": code_fingerprint(method_worker.main, SandboxedMerger, SandboxedWorker,
+                                             stop_at=(load_suite, SuiteSpec))})
 
 
 def cost_pairs(suite: Suite) -> set[str]:
