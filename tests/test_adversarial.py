@@ -25,7 +25,7 @@ from benchmark.publish.results import STANDING_FIELDS
 from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
 from benchmark.submissions.methods import SubmittedMethod
-from benchmark.submissions.tracks import run_predictor
+from benchmark.tracks import Harness, PredictorTrack
 from benchmark.suite import find_suite, load_suite
 
 REPO = Path(__file__).parents[1]
@@ -277,8 +277,9 @@ def test_an_exception_in_the_harness_fails_only_that_entry(tmp_path):
     def broken_truth():
         raise OSError("ground-truth tables unreadable")
 
-    entry = run_predictor(REPO / "submissions" / "predictors" / "random", find_suite(PREDICTOR_SUITE), broken_truth,
-                          JobStore(tmp_path / "jobs"), LIMITS, [], tmp_path)
+    track = PredictorTrack(Harness(JobStore(tmp_path / "jobs"), LIMITS, (), tmp_path), find_suite(PREDICTOR_SUITE),
+                           broken_truth)
+    entry = track.run(REPO / "submissions" / "predictors" / "random")
     assert entry.status == "failed" and entry.name == "random"
     assert entry.reason.startswith("harness-error: OSError: ground-truth tables unreadable"), entry.reason
 

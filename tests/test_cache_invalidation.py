@@ -17,7 +17,7 @@ import pytest
 
 from benchmark.groundtruth.jobs import partner_groups
 from benchmark.publish.results import STANDING_FIELDS
-from benchmark.submissions.tracks import COST_PAIRS, cost_pairs
+from benchmark.tracks.methods import COST_PAIRS, cost_pairs
 
 REPO = Path(__file__).parents[1]
 RUN = """

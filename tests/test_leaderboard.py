@@ -17,15 +17,14 @@ from benchmark.publish.hub import publish_to_hub
 from benchmark.publish.leaderboard import FILES
 from benchmark.publish.ranking import RULE
 from benchmark.publish.html import render_html
-from benchmark.publish.markdown import format_ci, format_interval
+from benchmark.tracks.columns import format_interval
 from benchmark.publish.results import transfer_board
 from benchmark.predictors.metrics import DEMYSTIFYING_METRICS
 from benchmark.predictors.suites import load_prediction_suite
 from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
-from benchmark.submissions.methods import hidden_from_submissions
 from benchmark.submissions.schema import load_predictor
-from benchmark.submissions.tracks import run_transfer, transfer_pending
+from benchmark.tracks import Harness, TransferTrack, hidden_from_submissions, transfer_pending
 from benchmark.suite import find_suite
 
 REPO = Path(__file__).parents[1]
@@ -94,10 +93,10 @@ def test_leaderboard_ranks_complete_entries_and_lists_the_rest(built, micro_suit
     by_name = {r.name: r for r in methods.rows}
     assert by_name["weight-avg"].rank == 1 or by_name["ta"].rank == 1
     assert by_name["broken"].rank is None and by_name["broken"].reason.startswith("nan:")
-    assert set(by_name["ta"].scores["tuned"]["chosen"]) == {p.id for p in micro_suite.manifest.pairs}  # α per pair
-    assert by_name["weight-avg"].scores["vs_weight_avg"] is None  # it is the reference
-    wtl = by_name["ta"].scores["vs_weight_avg"]
-    assert wtl["wins"] + wtl["ties"] + wtl["losses"] == by_name["ta"].scores["pairs"] == len(micro_suite.manifest.pairs)
+    assert set(by_name["ta"].scores.tuned.chosen) == {p.id for p in micro_suite.manifest.pairs}  # α per pair
+    assert by_name["weight-avg"].scores.vs_weight_avg is None  # it is the reference
+    wtl = by_name["ta"].scores.vs_weight_avg
+    assert wtl.wins + wtl.ties + wtl.losses == by_name["ta"].scores.pairs == len(micro_suite.manifest.pairs)
     preds = {r.name: r for r in predictors.rows}
     assert preds["kinship"].status == "incomplete" and preds["kinship"].rank is None  # declared for tiny only
     assert preds["l1-pearson-linear"].rank is not None and preds["random"].rank is not None
@@ -133,18 +132,18 @@ def transferred(tmp_path_factory):
     cache = tmp_path_factory.mktemp("transfer")
     tiny, vit = find_suite("tiny"), find_suite("demystifying-vitb16")
     truths = load_prediction_suite("tiny", cache, show_progress=False), load_prediction_suite(vit.root, cache)
-    store = JobStore(cache / "jobs")
-    args = (tiny, vit, lambda: truths[0], lambda: truths[1], store, Limits(seconds=600, memory_mb=4096),
-            hidden_from_submissions(cache, [tiny, vit]), cache)
-    return run_transfer(REPO / "submissions/predictors/l1-pearson-linear", *args), truths, args
+    harness = Harness(JobStore(cache / "jobs"), Limits(seconds=600, memory_mb=4096),
+                      tuple(hidden_from_submissions(cache, [tiny, vit])), cache)
+    track = TransferTrack(harness, tiny, vit, lambda: truths[0], lambda: truths[1])
+    return track.run(REPO / "submissions/predictors/l1-pearson-linear"), truths, track
 
 
 def test_transfer_fits_on_one_suite_and_scores_the_other(transferred):
-    entry, (tiny, vit), args = transferred
+    entry, (tiny, vit), track = transferred
     assert entry.status == "complete", entry.reason
     methods = sorted(set(tiny.methods) & set(vit.methods))
-    assert len(methods) >= 3 and sorted(entry.scores["methods"]) == methods
-    assert entry.scores["features"] == len(DEMYSTIFYING_METRICS) and entry.scores["fit_pairs"] == len(tiny.pairs)
+    assert len(methods) >= 3 and sorted(entry.scores.methods) == methods
+    assert entry.scores.features == len(DEMYSTIFYING_METRICS) and entry.scores.fit_pairs == len(tiny.pairs)
     _, predictor = load_predictor(REPO / "submissions/predictors/l1-pearson-linear")  # our own baseline, in process
     train, test = _shared(tiny.pairs, DEMYSTIFYING_METRICS), _shared(vit.pairs, DEMYSTIFYING_METRICS)
     for m in methods:  # the sandboxed run is exactly: fit on all of tiny, predict the ViT pairs
@@ -153,17 +152,15 @@ def test_transfer_fits_on_one_suite_and_scores_the_other(transferred):
         actual = vit.targets[(m, "na")]
         keep = np.isfinite(actual)
         rho = stats.spearmanr(predictor.predict(test, m)[keep], actual[keep])[0]
-        assert entry.scores["methods"][m]["spearman"] == pytest.approx(rho, abs=1e-6)
-        assert entry.scores["methods"][m]["pairs"] == keep.sum()
-    low, high = entry.scores["spearman_ci"]
-    assert low < entry.scores["spearman"] < high
-    assert entry.scores["spearman"] == pytest.approx(np.mean([entry.scores["methods"][m]["spearman"] for m in methods]))
-    tiny_spec, vit_spec, _, _, store, limits, hidden, cache = args
+        assert entry.scores.methods[m].spearman == pytest.approx(rho, abs=1e-6)
+        assert entry.scores.methods[m].pairs == keep.sum()
+    low, high = entry.scores.spearman_ci
+    assert low < entry.scores.spearman < high
+    assert entry.scores.spearman == pytest.approx(np.mean([entry.scores.methods[m].spearman for m in methods]))
     never = lambda: pytest.fail("a cached transfer loads no suite")  # noqa: E731
-    again = run_transfer(REPO / "submissions/predictors/l1-pearson-linear", tiny_spec, vit_spec, never, never, store,
-                         limits, hidden, cache)
-    assert again == entry
-    assert run_transfer(REPO / "submissions/predictors/random", *args) is None  # does not declare `transfer`
+    again = TransferTrack(track.harness, track.train, track.suite, never, never)
+    assert again.run(REPO / "submissions/predictors/l1-pearson-linear") == entry
+    assert track.run(REPO / "submissions/predictors/random") is None  # does not declare `transfer`
 
 
 def test_leaderboard_is_byte_identical_when_regenerated(built):
@@ -229,15 +226,15 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
     assert visible() == [f"transfer-tiny-{predictors.suite}", f"transfer-{methods.suite}-{predictors.suite}"]
     cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f"#table-transfer-tiny-{predictors.suite} td")]
     l1 = next(r for r in predictors.rows if r.name == "l1-pearson-linear")
-    assert cells[:3] == ["l1-pearson-linear", format_interval(entry.scores["spearman"], entry.scores["spearman_ci"]),
-                         format_ci(l1)]  # the transfer figure beside the within-suite one
+    assert cells[:3] == ["l1-pearson-linear", format_interval(entry.scores.spearman, entry.scores.spearman_ci),
+                         format_interval(l1.primary, l1.primary_ci)]  # the transfer figure beside the within-suite one
     assert results.transfer[0].reason in browser.find_element(By.ID, f"transfer-{methods.suite}-{predictors.suite}").text
     track.select_by_value("predictors")
     browser.find_element(By.CSS_SELECTOR, f"a[href='#entry-predictors-{predictors.suite}-l1-pearson-linear']").click()
     detail = browser.find_element(By.ID, f"entry-predictors-{predictors.suite}-l1-pearson-linear")
     assert detail.get_attribute("open") is not None
     per_method = detail.find_elements(By.CSS_SELECTOR, "table.per-method tbody tr")
-    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in per_method] == sorted(l1.scores["methods"])
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in per_method] == sorted(l1.scores.methods)
     assert l1.provenance["entry_key"] in detail.text
     suite.select_by_value(methods.suite)
     track.select_by_value("methods")
@@ -246,6 +243,6 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
     weight_avg = browser.find_element(By.ID, f"entry-methods-{methods.suite}-weight-avg")
     row = next(r for r in methods.rows if r.name == "weight-avg")
     tasks = [r.find_elements(By.TAG_NAME, "td")[0].text for r in weight_avg.find_elements(By.CSS_SELECTOR, "table.per-task tbody tr")]
-    assert tasks == sorted(row.plots["task_na"])
+    assert tasks == sorted(row.plots.task_na)
     assert row.isolation == isolation().tool and f"isolation\n{row.isolation}" in weight_avg.text  # recorded per entry
     assert row.provenance["records_digest"] in weight_avg.text

@@ -63,7 +63,7 @@ def test_l1_pearson_linear_reproduces_demystifying(vitb16):
     """Mean per-fold validation Pearson, raw-accuracy target, seed 0, averaged over five methods: paper 0.544."""
     _, predictor = load_predictor(ROOT / "submissions" / "predictors" / "l1-pearson-linear")
     result = score_predictor(predictor, vitb16)
-    assert result["averages"]["raw"]["mean_fold_pearson"] == pytest.approx(0.544, abs=0.03)
+    assert result.averages["raw"].mean_fold_pearson == pytest.approx(0.544, abs=0.03)
 
 
 def test_submission_yaml_errors_name_file_and_field(tmp_path):

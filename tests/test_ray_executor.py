@@ -25,7 +25,8 @@ from benchmark.publish.leaderboard import evaluate_on_ray
 from benchmark.sandbox import Limits
 from benchmark.store import JobStore
 from benchmark.submissions.methods import SubmittedMethod
-from benchmark.submissions.tracks import run_method
+from benchmark.suite import find_suite
+from benchmark.tracks import Harness, MethodTrack
 
 # tuned on dev over 3 candidates, then the chosen one on test: the driver schedules both kinds of job
 METHODS = ["wim_weighted"]
@@ -201,7 +202,8 @@ def test_leaderboard_registry_submissions_evaluated_on_ray_match_the_sandboxed_r
     entries = {}
     for name, store in stores.items():
         runner = GridRunner(micro_suite, SETTINGS, store)
-        entries[name], _ = run_method(folder, micro_suite, runner, Limits(seconds=120, memory_mb=4096), [])
+        harness = Harness(store, Limits(seconds=120, memory_mb=4096), (), tmp_path)
+        entries[name] = MethodTrack(harness, find_suite(micro_suite.root), runner).run(folder)
         runner.close()
         if name == "ray":
             assert runner.computed == 0, "every evaluation came from Ray"

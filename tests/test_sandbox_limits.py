@@ -17,9 +17,10 @@ import benchmark
 from benchmark.predictors.suites import load_prediction_suite
 from benchmark.sandbox import Limits, isolation, process_tree, weakest
 from benchmark.store import JobStore
-from benchmark.submissions.methods import SandboxedMerger, SubmittedMethod, hidden_from_submissions
+from benchmark.submissions.methods import SubmittedMethod
+from benchmark.tracks import Harness, PredictorTrack, hidden_from_submissions
+from benchmark.tracks.methods import SandboxedMerger
 from benchmark.submissions.schema import read_submission
-from benchmark.submissions.tracks import predictor_entry_key, run_predictor
 from benchmark.suite import find_suite
 
 LIMITS = Limits(seconds=300, memory_mb=4096)
@@ -129,10 +130,10 @@ def metrics_attack(tmp_path_factory):
             raise RuntimeError(f"metrics changed under me: {{changed[:3]}}")
         return np.array([p.metrics[{metric!r}] for p in pairs])
         """, head=f"EXPECTED = {expected!r}")
-    store, spec, hidden = JobStore(root / "jobs"), find_suite("tiny"), hidden_from_submissions(cache)
-    entries = [run_predictor(folder, spec, truth, store, LIMITS, hidden, cache) for folder in (forger, reader)]
-    return {"entries": entries, "cache": cache, "store": store, "reader": reader, "spec": spec, "truth": truth,
-            "hidden": hidden}
+    harness = Harness(JobStore(root / "jobs"), LIMITS, tuple(hidden_from_submissions(cache)), cache)
+    track = PredictorTrack(harness, find_suite("tiny"), truth)
+    return {"entries": [track.run(folder) for folder in (forger, reader)], "cache": cache, "store": harness.store,
+            "reader": reader, "track": track}
 
 
 def test_predictor_cannot_change_what_the_next_one_reads(metrics_attack):
@@ -146,13 +147,13 @@ def test_predictor_cannot_change_what_the_next_one_reads(metrics_attack):
 def test_isolation_is_recorded_and_replayed(metrics_attack):
     entry, store = metrics_attack["entries"][1], metrics_attack["store"]
     assert entry.isolation == isolation().tool
-    folder, spec, cache = metrics_attack["reader"], metrics_attack["spec"], metrics_attack["cache"]
-    key = predictor_entry_key(folder, read_submission(folder), spec, cache)
+    folder, track = metrics_attack["reader"], metrics_attack["track"]
+    key = track.key(folder, read_submission(folder))
     record = store.get(key)
     assert record["isolation"] == entry.isolation
     # an entry computed under the weaker fallback says so when it is replayed on a machine with bubblewrap
     store.put(key, record | {"isolation": "unshare"})
-    replayed = run_predictor(folder, spec, metrics_attack["truth"], store, LIMITS, metrics_attack["hidden"], cache)
+    replayed = track.run(folder)
     assert replayed.isolation == "unshare" and replayed.scores == entry.scores
     assert weakest({"bubblewrap", "unshare"}) == "unshare"  # a method entry claims the weakest of its merges'
 
@@ -181,9 +182,10 @@ def test_submission_sees_only_its_inputs(tmp_path):
             raise RuntimeError("visible: " + "; ".join(seen))
         return np.arange(len(pairs), dtype=float)
         """, head=f"PROBES = {json.dumps({k: str(v) for k, v in probes.items()})}")
-    entry = run_predictor(folder, find_suite("demystifying-vitb16"), lambda: load_prediction_suite("demystifying-vitb16"),
-                          JobStore(tmp_path / "cache" / "jobs"), LIMITS, hidden_from_submissions(tmp_path / "cache"),
-                          tmp_path / "cache")
+    harness = Harness(JobStore(tmp_path / "cache" / "jobs"), LIMITS,
+                      tuple(hidden_from_submissions(tmp_path / "cache")), tmp_path / "cache")
+    entry = PredictorTrack(harness, find_suite("demystifying-vitb16"),
+                           lambda: load_prediction_suite("demystifying-vitb16")).run(folder)
     assert entry.status == "complete", entry.reason
 
 
@@ -199,9 +201,10 @@ def test_memory_limit_is_on_what_the_worker_holds_not_what_it_reserves(tmp_path,
         time.sleep(0.5)
         return np.arange(len(pairs), dtype=float)
         """, head="import mmap\nimport time")
-    entry = run_predictor(folder, find_suite("demystifying-vitb16"), lambda: load_prediction_suite("demystifying-vitb16"),
-                          JobStore(tmp_path / "jobs"), Limits(seconds=120, memory_mb=1024),
-                          hidden_from_submissions(tmp_path / "cache"), tmp_path / "cache")
+    harness = Harness(JobStore(tmp_path / "jobs"), Limits(seconds=120, memory_mb=1024),
+                      tuple(hidden_from_submissions(tmp_path / "cache")), tmp_path / "cache")
+    entry = PredictorTrack(harness, find_suite("demystifying-vitb16"),
+                           lambda: load_prediction_suite("demystifying-vitb16")).run(folder)
     assert entry.status == status, entry.reason
     if touch:
         assert "memory" in entry.reason and "over the memory limit of 1024 MB" in entry.reason, entry.reason

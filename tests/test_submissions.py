@@ -12,8 +12,7 @@ from benchmark.predictors.suites import load_prediction_suite
 from benchmark.suite import find_suite
 from benchmark.sandbox import Limits, isolation
 from benchmark.submissions import SubmissionError, read_submission
-from benchmark.submissions.methods import hidden_from_submissions
-from benchmark.submissions.tracks import run_method, run_predictor
+from benchmark.tracks import Harness, MethodTrack, PredictorTrack, hidden_from_submissions
 
 LIMITS = Limits(seconds=30, memory_mb=4096)
 TIMEOUT_LIMITS = Limits(seconds=8, memory_mb=4096)  # the `timeout` cases wait this long for nothing
@@ -91,17 +90,21 @@ def runner(micro_suite, tmp_path_factory):
 def test_bad_method_fails_with_its_reason(case, micro_suite, runner, tmp_path):
     body, kind, words = BAD_METHODS[case]
     folder = method_folder(tmp_path, f"bad-{case}", body)
-    entry, rows = run_method(folder, micro_suite, runner, limits_for(case), hidden_from_submissions(tmp_path))
-    assert entry.status == "failed" and rows is None
+    track = MethodTrack(Harness(runner.store, limits_for(case), tuple(hidden_from_submissions(tmp_path)), tmp_path),
+                        find_suite(micro_suite.root), runner)
+    entry = track.run(folder)
+    assert entry.status == "failed" and entry.name not in track.rows
     assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
 
 
 def test_good_method_after_bad_ones_is_scored(micro_suite, runner, tmp_path):
     folder = method_folder(tmp_path, "mean", "return sum(deltas) / len(deltas)")
-    entry, rows = run_method(folder, micro_suite, runner, LIMITS, hidden_from_submissions(tmp_path))
+    track = MethodTrack(Harness(runner.store, LIMITS, tuple(hidden_from_submissions(tmp_path)), tmp_path),
+                        find_suite(micro_suite.root), runner)
+    entry = track.run(folder)
     assert entry.status == "complete", entry.reason
-    assert len(rows) == len(micro_suite.manifest.pairs)
-    assert 0 <= entry.scores["na_ci"][0] <= entry.scores["na"] <= entry.scores["na_ci"][1]
+    assert len(track.rows["mean"]) == len(micro_suite.manifest.pairs)
+    assert 0 <= entry.scores.na_ci[0] <= entry.scores.na <= entry.scores.na_ci[1]
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +119,8 @@ def test_bad_predictor_fails_with_its_reason(case, vitb16_truth, tiny_suite, tmp
     assert GROUND_TRUTH_FILE.is_file()  # readable here, so a failure in the sandbox comes from the sandbox
     body, kind, words = BAD_PREDICTORS[case]
     folder = predictor_folder(tmp_path, f"bad-{case}", body)
-    entry = run_predictor(folder, find_suite("demystifying-vitb16"), lambda: vitb16_truth, JobStore(tmp_path / "jobs"),
-                          limits_for(case), hidden_from_submissions(tmp_path), tmp_path)
+    harness = Harness(JobStore(tmp_path / "jobs"), limits_for(case), tuple(hidden_from_submissions(tmp_path)), tmp_path)
+    entry = PredictorTrack(harness, find_suite("demystifying-vitb16"), lambda: vitb16_truth).run(folder)
     assert entry.status == "failed"
     assert entry.reason.startswith(f"{kind}:") and words in entry.reason, entry.reason
 
@@ -188,7 +191,8 @@ def test_submit_check_reports_what_the_leaderboard_reports(tmp_path, tiny_suite)
                                             "licence: MIT\nregistry: ties\nparams: {densty: 0.2}\nsuites: [tiny]\n")
     out = CliRunner().invoke(app, ["submit", "check", str(folder)])
     assert out.exit_code == 2
-    entry, rows = run_method(folder, tiny_suite, None, LIMITS, [])  # fails before it needs a grid runner
-    assert entry.status == "failed" and rows is None
+    harness = Harness(JobStore(tmp_path / "jobs"), LIMITS, (), tmp_path)
+    entry = MethodTrack(harness, find_suite("tiny"), GridRunner(tiny_suite, EvalSettings(), None)).run(folder)
+    assert entry.status == "failed"  # before it needs the grid runner
     expected = "field `params.densty`: 'ties' has no parameter 'densty' (did you mean `density`?)"
     assert expected in entry.reason and expected in " ".join(out.output.split())

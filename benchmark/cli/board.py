@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from ..publish import build_leaderboard
+from ..publish.hub import publish_to_hub
+from ..sandbox import Limits
 from .common import ADDRESS_HELP, EXECUTOR_HELP, SUITE_HELP, _find, _ray_options, app, console
 
 
@@ -27,8 +30,6 @@ def leaderboard(
                                                               "per GPU, else one per CPU of the cluster)"),
 ) -> None:
     """Score every submission (reusing cached and committed results) and write the leaderboard."""
-    from ..publish import build_leaderboard
-    from ..sandbox import Limits
 
     ray = _ray_options(executor, address, actors)
 
@@ -51,7 +52,6 @@ def publish(repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repo
             root: Path = typer.Option(Path("."), "--root", help="the checkout holding leaderboard/"),
             suite: str = typer.Option("tiny", "--suite", help=f"whose ground truth to upload: {SUITE_HELP}")) -> None:
     """Upload the ground truth and the leaderboard to a Hub dataset repo (needs network and a token)."""
-    from ..publish.hub import publish_to_hub
 
     try:
         url = publish_to_hub(repo_id, root / "leaderboard", suite)

@@ -15,7 +15,10 @@ import html
 import math
 import re
 
-from .markdown import format_ci, format_interval, format_number, format_to_above
+from ..scoring.records import dump
+from ..tracks.entry import ScatterPlot
+from ..tracks.columns import (BOARD_COLUMNS, PER_METHOD_COLUMNS, TRANSFER_COLUMNS, Column, columns,
+                               format_number, format_status)
 from .results import Board, Results, TransferBoard
 
 STYLE = """
@@ -89,39 +92,18 @@ def _entry_id(b: Board, name: str) -> str:
 
 
 def _table(b: Board) -> str:
-    if b.track == "methods":
-        head = ["rank", "method", "na [95% CI]", "Δ to above [95% CI]", "raw acc", "share na ≥ 0.9", "wins vs weight-avg", "s / merge",
-                "peak MB", "status"]
-    else:
-        head = ["rank", "predictor", "Spearman na [95% CI]", "Δ to above [95% CI]", "Pearson na", "pooled Spearman na", "S(Δi) s_na",
-                "status"]
+    spec = columns(BOARD_COLUMNS[b.track], "html")
     rows = []
     for r in b.rows:
-        s = r.scores or {}
         link = f'<a class="entry-link" href="#{_entry_id(b, r.name)}">{_esc(r.name)}</a>'
-        cells = [_cell(r.rank if r.rank is not None else "—", r.rank), _cell(r.name, r.name, "name", link),
-                 _cell(format_ci(r), r.primary),
-                 _cell(format_to_above(r), None if not r.to_above else r.to_above["difference"])]
-        if b.track == "methods":
-            wtl = s.get("vs_weight_avg")
-            cells += [_cell(format_number(s.get("raw")), s.get("raw")),
-                      _cell(format_number(s.get("share_na_at_least_0.9")), s.get("share_na_at_least_0.9")),
-                      _cell("—" if not wtl else f"{wtl['wins']}/{wtl['ties']}/{wtl['losses']}",
-                            None if not wtl else wtl["wins"]),
-                      _cell(format_number(s.get("seconds_per_merge"), ".2f"), s.get("seconds_per_merge")),
-                      _cell(format_number(s.get("peak_memory_mb"), ".0f"), s.get("peak_memory_mb"))]
-        else:
-            avg = s.get("averages", {}).get("na", {})
-            upd = (s.get("updates") or {}).get("average", {}).get("s_na")
-            cells += [_cell(format_number(avg.get("mean_fold_pearson")), avg.get("mean_fold_pearson")),
-                      _cell(format_number(avg.get("pooled_spearman")), avg.get("pooled_spearman")),
-                      _cell(format_number(upd), upd)]
-        cells.append(_cell(r.status if not r.reason else f"{r.status}: {r.reason}", r.status, "name"))
+        cells = [_cell(c.text(r), c.value(r), c.css, link if c.names_entry else None) for c in spec]
         rows.append(f'<tr class="{"ranked" if r.rank is not None else "unranked"}">{"".join(cells)}</tr>')
-    ths = "".join(f'<th class="{"name" if h in ("method", "predictor", "status") else ""}">{_esc(h)}</th>'
-                  for h in head)
-    return (f'<table class="sortable" id="table-{b.track}-{b.suite}"><thead><tr>{ths}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    return f'<table class="sortable" id="table-{b.track}-{b.suite}">{_head(spec)}<tbody>{"".join(rows)}</tbody></table>'
+
+
+def _head(spec: list[Column], suite: str = "") -> str:
+    ths = "".join(f'<th class="{c.css}">{_esc(c.title("html", suite))}</th>' for c in spec)
+    return f"<thead><tr>{ths}</tr></thead>"
 
 
 def _scale(values: list[float], lo_px: float, hi_px: float):
@@ -142,9 +124,9 @@ def _tick(x: float, y: float, text: str, anchor: str = "middle") -> str:
     return f'<text class="tick" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{_esc(text)}</text>'
 
 
-def _scatter(name: str, plot: dict, rho) -> str:
+def _scatter(name: str, plot: ScatterPlot, rho) -> str:
     w, h, pad = 220, 200, 34
-    points = plot.get("points") or []
+    points = plot.points
     if not points:
         return ""
     fx, fy = _scale([p[0] for p in points], pad + 4, w - 10), _scale([0.0, 1.0] + [p[1] for p in points], h - pad - 4, 10)
@@ -154,7 +136,7 @@ def _scatter(name: str, plot: dict, rho) -> str:
     dots += _tick(pad - 3, fy(0.0) + 3, "0", "end") + _tick(pad - 3, fy(top) + 3, f"{top:.1f}", "end")
     caption = f"{_esc(name)} (Spearman {format_number(rho)})"
     return (f'<figure class="scatter" data-name="{_esc(name)}"><svg width="{w}" height="{h}" '
-            f'role="img" aria-label="predicted vs actual for {_esc(name)}">{_axes(w, h, pad, "prediction (z per fold)", "measured na (" + plot["method"] + ")")}'
+            f'role="img" aria-label="predicted vs actual for {_esc(name)}">{_axes(w, h, pad, "prediction (z per fold)", "measured na (" + plot.method + ")")}'
             f'{dots}</svg><figcaption>{caption}</figcaption></figure>')
 
 
@@ -164,10 +146,10 @@ def _colour(value: float) -> str:
 
 
 def _heatmap(b: Board) -> str:
-    rows = [r for r in b.rows if r.plots.get("task_na")]
+    rows = [r for r in b.rows if r.plots.task_na]
     if not rows:
         return ""
-    tasks = sorted({t for r in rows for t in r.plots["task_na"]})
+    tasks = sorted({t for r in rows for t in r.plots.task_na})
     cell, left, top = 44, 150, 24
     w, h = left + cell * len(tasks) + 10, top + cell * len(rows) + 10
     parts = [f'<text x="{left + i * cell + cell / 2}" y="{top - 8}" text-anchor="middle">{_esc(t)}</text>'
@@ -175,7 +157,7 @@ def _heatmap(b: Board) -> str:
     for j, r in enumerate(rows):
         parts.append(f'<text x="{left - 6}" y="{top + j * cell + cell / 2 + 3}" text-anchor="end">{_esc(r.name)}</text>')
         for i, t in enumerate(tasks):
-            v = r.plots["task_na"].get(t)
+            v = r.plots.task_na.get(t)
             if v is None:
                 continue
             x, y = left + i * cell, top + j * cell
@@ -188,11 +170,11 @@ def _heatmap(b: Board) -> str:
 
 
 def _cost_plot(b: Board) -> str:
-    rows = [r for r in b.rows if r.status == "complete" and r.scores.get("seconds_per_merge")]
+    rows = [r for r in b.rows if r.status == "complete" and r.scores.seconds_per_merge]
     if not rows:
         return ""
     w, h, pad = 460, 300, 40
-    xs = [math.log10(r.scores["seconds_per_merge"]) for r in rows]
+    xs = [math.log10(r.scores.seconds_per_merge) for r in rows]
     fx = _scale(xs + [min(xs) - 0.1, max(xs) + 0.1], pad + 6, w - 90)
     fy = _scale([r.primary for r in rows] + [0.0], h - pad - 6, 12)
     parts = [_axes(w, h, pad, "seconds per merge (log scale)", "mean na")]
@@ -229,27 +211,20 @@ def _detail_table(cls: str, head: list[str], rows: list[list[str]]) -> str:
 def _entry_details(b: Board, r) -> str:
     """One entry's detail: who and what, why unranked, what beats it, per-method (predictors) or per-task
     (methods) scores, the isolation it ran under when recorded, and where its records are cached."""
-    about, scores = r.about or {}, r.scores or {}
-    facts = [("status", r.status if not r.reason else f"{r.status}: {r.reason}"),
+    about = r.about
+    facts = [("status", format_status(r)),
              ("significantly behind", (", ".join(r.beaten_by) or "no entry") if r.rank is not None else ""),
-             ("description", about.get("description", "")), ("authors", _text(about.get("authors") or [])),
-             ("licence", about.get("licence", "")), ("source", _text(about.get("source") or {})),
-             ("isolation", _text(getattr(r, "isolation", None) or ""))]
-    facts += [(f"cache: {k}", _text(v)) for k, v in sorted(r.provenance.items())]
+             ("description", about.description or ""), ("authors", _text(about.authors or [])),
+             ("licence", about.licence or ""), ("source", _text(about.source or {})),
+             ("isolation", _text(r.isolation or ""))]
+    facts += [(f"cache: {k}", _text(v)) for k, v in sorted(dump(r.provenance).items())]
     parts = [_facts(facts)]
-    if b.track == "predictors" and scores.get("methods"):
-        rows = []
-        for method, per_target in sorted(scores["methods"].items()):
-            na = per_target.get("na", {})
-            rows.append([method, format_interval(na.get("mean_fold_spearman"), na.get("mean_fold_spearman_ci")),
-                         format_number(na.get("mean_fold_pearson")),
-                         format_interval(na.get("pooled_spearman"), na.get("pooled_spearman_ci")),
-                         format_number(per_target.get("raw", {}).get("mean_fold_spearman"))])
-        parts.append(_detail_table("per-method", ["merge method", "Spearman na [95% CI]", "Pearson na",
-                                                  "pooled Spearman na [95% CI]", "Spearman raw"], rows))
-    if b.track == "methods" and r.plots.get("task_na"):
+    if b.track == "predictors" and r.scores is not None and r.scores.methods:
+        parts.append(_detail_table("per-method", [c.title("html") for c in PER_METHOD_COLUMNS],
+                                   [[c.text(m) for c in PER_METHOD_COLUMNS] for m in sorted(r.scores.methods.items())]))
+    if b.track == "methods" and r.plots.task_na:
         parts.append(_detail_table("per-task", ["task", "na (mean acc(merged)/acc(expert))"],
-                                   [[t, f"{v:.3f}"] for t, v in sorted(r.plots["task_na"].items())]))
+                                   [[t, f"{v:.3f}"] for t, v in sorted(r.plots.task_na.items())]))
     return (f'<details class="entry" id="{_entry_id(b, r.name)}" data-name="{_esc(r.name)}">'
             f'<summary>{_esc(r.name)}</summary>{"".join(parts)}</details>')
 
@@ -265,20 +240,11 @@ def _transfer_section(t: TransferBoard) -> str:
             f"{_esc(t.test_suite)}.</p>")
     if t.status == "pending":
         return head + f'<p class="pending">{_esc(t.reason)}</p></section>'
-    rows = []
-    for r in t.rows:
-        w, s = r.within_suite or {}, r.scores or {}
-        cells = [_cell(r.name, r.name, "name"), _cell(format_interval(r.spearman, r.spearman_ci), r.spearman),
-                 _cell(format_interval(w.get("primary"), w.get("primary_ci")), w.get("primary")),
-                 _cell(format_number(w.get("pooled_spearman")), w.get("pooled_spearman")),
-                 _cell(s.get("features", "—"), s.get("features")), _cell(len(s.get("methods", {})), len(s.get("methods", {}))),
-                 _cell(r.status if not r.reason else f"{r.status}: {r.reason}", r.status, "name")]
-        rows.append(f'<tr class="{"ranked" if r.status == "complete" else "unranked"}">{"".join(cells)}</tr>')
-    head_cells = ["predictor", "transfer Spearman na [95% CI]", f"within {t.test_suite}: Spearman na [95% CI]",
-                  f"within {t.test_suite}: pooled Spearman na", "metrics shared", "methods", "status"]
-    ths = "".join(f'<th class="{"name" if h in ("predictor", "status") else ""}">{_esc(h)}</th>' for h in head_cells)
-    return (head + f'<table class="sortable" id="table-transfer-{_esc(t.train_suite)}-{_esc(t.test_suite)}"><thead><tr>'
-            f'{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+    spec = columns(TRANSFER_COLUMNS, "html")
+    rows = [f'<tr class="{"ranked" if r.status == "complete" else "unranked"}">'
+            + "".join(_cell(c.text(r), c.value(r), c.css) for c in spec) + "</tr>" for r in t.rows]
+    return (head + f'<table class="sortable" id="table-transfer-{_esc(t.train_suite)}-{_esc(t.test_suite)}">'
+            f'{_head(spec, t.test_suite)}<tbody>{"".join(rows)}</tbody></table></section>')
 
 
 def _selector(results: Results) -> str:
@@ -306,7 +272,7 @@ def render_html(results: Results) -> str:
         if b.track == "methods":
             body += ['<div class="plots">', _heatmap(b), _cost_plot(b), "</div>"]
         else:
-            figures = [_scatter(r.name, r.plots["scatter"], r.primary) for r in b.rows if r.plots.get("scatter")]
+            figures = [_scatter(r.name, r.plots.scatter, r.primary) for r in b.rows if r.plots.scatter]
             body += ['<h3>Predicted vs actual (held-out folds)</h3><div class="plots">', *figures, "</div>"]
         body += ["<h3>Entries</h3>", *(_entry_details(b, r) for r in b.rows)]
         body.append("</section>")

@@ -13,46 +13,52 @@ from __future__ import annotations
 
 import functools
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..evaluation import EvalSettings
 from ..groundtruth import JOB_PACK, ground_truth_dir, ground_truth_settings, resolve_ground_truth
-from ..groundtruth.grid import GridRunner, count_jobs
-from ..groundtruth.ray_executor import RayOptions
-from ..merging import get_method
+from ..groundtruth.grid import count_jobs
+from ..groundtruth.ray_executor import GridFailed, RayOptions, fill_store_on_ray
 from ..predictors.suites import load_prediction_suite
 from ..sandbox import Limits, isolation
-from ..store import JobStore, checkpointing, default_cache, write_pack
+from ..store import checkpointing, default_cache, write_pack
 from ..submissions import discover
-from ..submissions.methods import SubmittedMethod, hidden_from_submissions
+from ..submissions.methods import SubmittedMethod
 from ..submissions.schema import load_method
-from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor, run_transfer, transfer_pending
 from ..suite import Suite, SuiteSpec, bundled_suites, find_suite
+from ..tracks import Entry, Harness, MethodTrack, PredictorTrack, TransferTrack, transfer_pending
 from .html import render_html
 from .markdown import render_markdown
-from .results import Results, board, dumps, schema_json, transfer_board
+from .results import Board, Results, TransferBoard, board, dumps, schema_json, transfer_board
 
 PACK = Path("cache") / "records.jsonl"
 FILES = ("README.md", "index.html", "results.json", "results.schema.json", str(PACK))
 
 
-def _method_of(folder: Path) -> SubmittedMethod | None:
-    """The folder's method submission, or None when it does not load (`run_method` reports why)."""
-    try:
-        return SubmittedMethod.from_folder(folder)
-    except Exception:  # noqa: BLE001 - whatever stops it loading, `run_method` turns into its failed row
-        return None
+@dataclass
+class Run:
+    """One leaderboard run: the suites, the submissions, the harness, and what has been built so far."""
 
+    specs: list[SuiteSpec]
+    methods: list[Path]
+    predictors: list[Path]
+    transfers: list[tuple[str, str]]
+    harness: Harness
+    settings: EvalSettings | None
+    boards: list[Board] = field(default_factory=list)
+    transfer_boards: list[TransferBoard] = field(default_factory=list)
+    evaluation: dict[str, dict] = field(default_factory=dict)
 
-def _is_reference(folder: Path) -> bool:
-    method = _method_of(folder)
-    return method is not None and method.spec() == get_method(REFERENCE_METHOD).spec()
+    @property
+    def weight_suites(self) -> list[SuiteSpec]:
+        return [s for s in self.specs if s.has_weights]
 
-
-def _suite_order(spec: SuiteSpec) -> tuple:
-    return (not spec.has_weights, spec.name)
+    def total(self) -> int:
+        return sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f)]) for s in self.weight_suites
+                   for f in self.methods if _declares(f, s)) + len(self.predictors) * (len(self.specs) + len(self.transfers))
 
 
 def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Path | None = None,
@@ -72,99 +78,100 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
     root = Path(root).resolve()
     out = Path(out or root / "leaderboard").resolve()
     cache = Path(cache or default_cache())
-    specs = sorted((find_suite(s) for s in suites) if suites else bundled_suites(), key=_suite_order)
+    specs = sorted((find_suite(s) for s in suites) if suites else bundled_suites(), key=lambda s: (not s.has_weights, s.name))
     # the ground truth's own job packs hold most method-track evaluations; the leaderboard packs the rest
     truth_packs = tuple(p for s in specs if s.has_weights and (p := ground_truth_dir(s.open(), cache) / JOB_PACK).is_file())
-    store = JobStore(cache / "jobs", packs=(out / PACK, *truth_packs))
-    hidden = hidden_from_submissions(cache, specs) + [out]
-    methods = sorted(discover(root / "submissions", "methods"), key=lambda f: (not _is_reference(f), f.name))
-    predictors = discover(root / "submissions", "predictors")
-    weight_suites = [s for s in specs if s.has_weights]
-    by_name = {s.name: s for s in specs}
-    if transfers is None:
-        transfers = [(a.name, b.name) for a in weight_suites for b in weight_suites if a is not b]
-    unknown = sorted({n for pair in transfers for n in pair} - set(by_name))
+    harness = Harness.open(cache, limits, specs, packs=(out / PACK, *truth_packs), also_hidden=(out,))
+    names = [s.name for s in specs if s.has_weights]
+    transfers = [(a, b) for a in names for b in names if a != b] if transfers is None else transfers
+    unknown = sorted({n for pair in transfers for n in pair} - {s.name for s in specs})
     if unknown:
         raise ValueError(f"transfers name suites that are not being scored: {', '.join(unknown)}")
-    transfer_boards = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    boards, evaluation = [], {}
+    run = Run(specs, sorted(discover(root / "submissions", "methods")), discover(root / "submissions", "predictors"),
+              transfers, harness, settings)
+    if ray is not None:
+        for spec in run.weight_suites:
+            suite = spec.open()
+            evaluate_on_ray(suite, settings or ground_truth_settings(suite, cache) or EvalSettings(), harness.store,
+                            [f for f in run.methods if _declares(f, spec)], ray, show_progress)
     # a long run (smol's method track takes about an hour) leaves what it finished in the pack every few
     # minutes and when it is stopped; records it has not reached yet stay in the pack meanwhile
-    checkpoint = functools.partial(write_pack, out / PACK, [store], skip=truth_packs, keep=(out / PACK,))
-    if ray is not None:
-        for spec in weight_suites:
-            suite = spec.open()
-            evaluate_on_ray(suite, settings or ground_truth_settings(suite, cache) or EvalSettings(), store,
-                            [f for f in methods if _declares(f, spec)], ray, show_progress)
+    checkpoint = functools.partial(write_pack, out / PACK, [harness.store], skip=truth_packs, keep=(out / PACK,))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with checkpointing(checkpoint) as tick, Progress(*columns, disable=not show_progress) as bar:
+        job = bar.add_task("leaderboard", total=run.total())
 
-    def advance(_=None):
-        bar.advance(job)
-        tick()
+        def step(description: str | None = None) -> None:
+            if description is not None:
+                bar.update(job, description=description)
+            else:
+                bar.advance(job)
+                tick()
 
-    with checkpointing(checkpoint) as tick:
-        with Progress(*columns, disable=not show_progress) as bar:
-            total = sum(count_jobs(s.open(), [SubmittedMethod.from_folder(f)]) for s in weight_suites for f in methods
-                        if _declares(f, s)) + len(predictors) * (len(specs) + len(transfers))
-            job = bar.add_task("leaderboard", total=total)
-            for spec in weight_suites:
-                suite = spec.open()
-                suite_settings = settings or ground_truth_settings(suite, cache) or EvalSettings()
-                evaluation[spec.name] = suite_settings.fingerprint()
-                runner = GridRunner(suite, suite_settings, store)
-                try:
-                    entries, reference = [], None
-                    for folder in methods:
-                        bar.update(job, description=f"method {folder.name} on {spec.name}")
-                        entry, rows = run_method(folder, suite, runner, limits, hidden, reference, advance=advance)
-                        if reference is None and rows is not None and _is_reference(folder):
-                            reference = rows
-                        entries.append(entry)
-                finally:
-                    runner.close()
-                boards.append(board("methods", spec.name, spec.version, entries))
-            for spec in specs:
-                truth = _truth(spec, cache)
-                missing = _missing_ground_truth(spec, cache)
-                entries = []
-                for folder in predictors:
-                    bar.update(job, description=f"predictor {folder.name} on {spec.name}")
-                    if missing:
-                        entries.append(Entry("predictors", spec.name, folder.name, {}, "incomplete", missing))
-                    else:
-                        entries.append(run_predictor(folder, spec, truth, store, limits, hidden, cache))
-                    advance()
-                boards.append(board("predictors", spec.name, spec.version, entries))
-            for train, test in transfers:
-                pending = transfer_pending([by_name[train], by_name[test]], cache)
-                load_train, load_test, entries = _truth(by_name[train], cache), _truth(by_name[test], cache), []
-                for folder in predictors:
-                    bar.update(job, description=f"predictor {folder.name}: {train} -> {test}")
-                    if not pending:
-                        entry = run_transfer(folder, by_name[train], by_name[test], load_train, load_test, store,
-                                             limits, hidden, cache)
-                        entries += [entry] if entry is not None else []
-                    advance()
-                transfer_boards.append(transfer_board(train, test, entries, pending, boards))
-    results = Results(evaluation=evaluation, sandbox=isolation().describe(), boards=boards,
-                      transfer=transfer_boards)
+        _method_boards(run, step)
+        _predictor_boards(run, step)
+        _transfer_boards(run, step)
+    results = Results(evaluation=run.evaluation, sandbox=isolation().describe(), boards=run.boards,
+                      transfer=run.transfer_boards)
+    _write(out, results)
+    write_pack(out / PACK, [harness.store], skip=truth_packs)
+    return results
+
+
+def _method_boards(run: Run, step) -> None:
+    """Every suite with weights: its method submissions through one grid runner, the reference first."""
+    for spec in run.weight_suites:
+        with MethodTrack.on(run.harness, spec, run.settings, advance=lambda _=None: step()) as track:
+            run.evaluation[spec.name] = track.runner.settings.fingerprint()
+            entries = []
+            for folder in sorted(run.methods, key=lambda f: (not track.is_reference(f), f.name)):
+                step(f"method {folder.name} on {spec.name}")
+                entries.append(track.run(folder))
+        run.boards.append(board("methods", spec.name, spec.version, entries))
+
+
+def _predictor_boards(run: Run, step) -> None:
+    for spec in run.specs:
+        missing = _missing_ground_truth(spec, run.harness.cache)
+        track = PredictorTrack(run.harness, spec, _truth(spec, run.harness.cache))
+        entries = []
+        for folder in run.predictors:
+            step(f"predictor {folder.name} on {spec.name}")
+            entries.append(Entry(track="predictors", suite=spec.name, name=folder.name, status="incomplete",
+                                 reason=missing) if missing else track.run(folder))
+            step()
+        run.boards.append(board("predictors", spec.name, spec.version, entries))
+
+
+def _transfer_boards(run: Run, step) -> None:
+    by_name = {s.name: s for s in run.specs}
+    for train, test in run.transfers:
+        pending = transfer_pending([by_name[train], by_name[test]], run.harness.cache)
+        track = TransferTrack(run.harness, by_name[train], by_name[test], _truth(by_name[train], run.harness.cache),
+                              _truth(by_name[test], run.harness.cache))
+        entries = []
+        for folder in run.predictors:
+            step(f"predictor {folder.name}: {train} -> {test}")
+            if not pending and (entry := track.run(folder)) is not None:
+                entries.append(entry)
+            step()
+        run.transfer_boards.append(transfer_board(train, test, entries, pending, run.boards))
+
+
+def _write(out: Path, results: Results) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(dumps(results))
     (out / "results.schema.json").write_text(schema_json())
     (out / "README.md").write_text(render_markdown(results))
     (out / "index.html").write_text(render_html(results))
-    write_pack(out / PACK, [store], skip=truth_packs)
-    return results
 
 
-def evaluate_on_ray(suite: Suite, settings: EvalSettings, store: JobStore, folders: list[Path], ray: RayOptions,
+def evaluate_on_ray(suite: Suite, settings: EvalSettings, store, folders: list[Path], ray: RayOptions,
                     show_progress: bool = True) -> None:
     """Fill the store with the evaluations of the method submissions that name a registered method or a
-    mergekit template, merged and scored on Ray actors (keyed by the submission, as `run_method` keys
-    them). Entry-point submissions are left to the local run: their code runs only in the sandbox. Jobs
-    that fail on Ray are left to it too, which reports them in the submission's row."""
-    from ..groundtruth.ray_executor import GridFailed, fill_store_on_ray
-
+    mergekit template, merged and scored on Ray actors (keyed by the submission, as the method track
+    keys them). Entry-point submissions are left to the local run: their code runs only in the sandbox.
+    Jobs that fail on Ray are left to it too, which reports them in the submission's row."""
     methods = [m for f in folders if (m := _method_of(f)) is not None
                and (m.submission.registry is not None or m.submission.mergekit is not None)]
     if not methods:
@@ -174,6 +181,14 @@ def evaluate_on_ray(suite: Suite, settings: EvalSettings, store: JobStore, folde
                           merge_with=lambda candidate: load_method(candidate.folder, dict(candidate.params)))
     except GridFailed as err:
         warnings.warn(f"{err}\nthe local run retries them", stacklevel=2)
+
+
+def _method_of(folder: Path) -> SubmittedMethod | None:
+    """The folder's method submission, or None when it does not load (the method track reports why)."""
+    try:
+        return SubmittedMethod.from_folder(folder)
+    except Exception:  # noqa: BLE001 - whatever stops it loading, the method track turns into its failed row
+        return None
 
 
 def _truth(spec: SuiteSpec, cache: Path):

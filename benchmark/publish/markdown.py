@@ -2,73 +2,16 @@
 
 from __future__ import annotations
 
-from .results import Board, Results, TransferBoard
+from ..tracks.columns import BOARD_COLUMNS, TRANSFER_COLUMNS, Column, columns
+from .results import Results, TransferBoard
 
 
-def format_ci(row) -> str:
-    return format_interval(row.primary, row.primary_ci)
-
-
-def format_interval(value, ci) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-
-
-def format_number(value, fmt: str = ".3f") -> str:
-    return "—" if value is None else format(value, fmt)
-
-
-def format_to_above(row) -> str:
-    """The row's difference to the entry above it with its paired interval, `*` when significant."""
-    c = row.to_above
-    if not c:
-        return "—"
-    low, high = c["ci"]
-    return f"{c['difference']:+.3f} [{low:+.3f}, {high:+.3f}]{'*' if c['significant'] else ''}"
-
-
-def _tuned(tuned: dict | None) -> str:
-    """How often dev tuning chose each value, e.g. `alpha: 0.3×40, 1.0×72`."""
-    if not tuned:
-        return "—"
-    parts = []
-    for name, values in tuned["search_space"].items():
-        counts = [sum(c[name] == v for c in tuned["chosen"].values()) for v in values]
-        parts.append(f"{name}: " + ", ".join(f"{v}×{n}" for v, n in zip(values, counts) if n))
-    return "; ".join(parts)
-
-
-def _method_table(b: Board) -> list[str]:
-    lines = ["| rank | method | na [95% CI] | Δ to above [95% CI] | raw acc | share na ≥ 0.9 | vs weight-avg W/T/L | "
-             "tuned | s / merge | peak MB |",
-             "|---:|---|---|---|---:|---:|---|---|---:|---:|"]
-    for r in b.rows:
-        if r.rank is None:
-            continue
-        s = r.scores
-        wtl = s.get("vs_weight_avg")
-        wtl = "—" if wtl is None else f"{wtl['wins']}/{wtl['ties']}/{wtl['losses']}"
-        tuned = _tuned(s.get("tuned"))
-        lines.append(f"| {r.rank} | {r.name} | {format_ci(r)} | {format_to_above(r)} | {format_number(s['raw'])} | {format_number(s['share_na_at_least_0.9'])} | "
-                     f"{wtl} | {tuned} | {format_number(s['seconds_per_merge'], '.2f')} | {format_number(s['peak_memory_mb'], '.0f')} |")
-    return lines
-
-
-def _predictor_table(b: Board) -> list[str]:
-    lines = ["| rank | predictor | Spearman na [95% CI] | Δ to above [95% CI] | Pearson na | pooled Spearman na | "
-             "Spearman raw | S(Δi) s_na |",
-             "|---:|---|---|---|---:|---:|---:|---:|"]
-    for r in b.rows:
-        if r.rank is None:
-            continue
-        avg = r.scores["averages"]
-        updates = (r.scores.get("updates") or {}).get("average", {}).get("s_na")
-        lines.append(f"| {r.rank} | {r.name} | {format_ci(r)} | {format_to_above(r)} | "
-                     f"{format_number(avg['na']['mean_fold_pearson'])} | "
-                     f"{format_number(avg['na']['pooled_spearman'])} | {format_number(avg.get('raw', {}).get('mean_fold_spearman'))} | "
-                     f"{format_number(updates)} |")
-    return lines
+def _table(spec: list[Column], rows: list, suite: str = "") -> list[str]:
+    """A Markdown table of `rows` with the spec's Markdown columns."""
+    shown = columns(spec, "markdown")
+    return ["| " + " | ".join(c.title("markdown", suite) for c in shown) + " |",
+            "|" + "|".join("---:" if c.align == "right" else "---" for c in shown) + "|",
+            *("| " + " | ".join(c.text(r) for c in shown) + " |" for r in rows)]
 
 
 def _transfer_section(t: TransferBoard) -> list[str]:
@@ -79,15 +22,7 @@ def _transfer_section(t: TransferBoard) -> list[str]:
            f"predictor's leave-one-task-out figures within `{t.test_suite}`.", ""]
     if t.status == "pending":
         return out + [t.reason, ""]
-    out += [f"| predictor | transfer Spearman na [95% CI] | within {t.test_suite}: Spearman na [95% CI] | "
-            f"within {t.test_suite}: pooled Spearman na | metrics shared | methods |", "|---|---|---|---:|---:|---:|"]
-    for r in t.rows:
-        if r.status != "complete":
-            continue
-        w = r.within_suite or {}
-        out.append(f"| {r.name} | {format_interval(r.spearman, r.spearman_ci)} | "
-                   f"{format_interval(w.get('primary'), w.get('primary_ci'))} | {format_number(w.get('pooled_spearman'))} | "
-                   f"{r.scores['features']} | {len(r.scores['methods'])} |")
+    out += _table(TRANSFER_COLUMNS, [r for r in t.rows if r.status == "complete"], t.test_suite)
     others = [r for r in t.rows if r.status != "complete"]
     if others:
         out += ["", "Not scored:", ""] + [f"- **{r.name}** ({r.status}): {r.reason}" for r in others]
@@ -105,7 +40,7 @@ def render_markdown(results: Results) -> str:
     for b in results.boards:
         title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
         out += [f"## {title} on `{b.suite}`, version {b.suite_version}", "", f"Primary: {b.primary}.", ""]
-        out += _method_table(b) if b.track == "methods" else _predictor_table(b)
+        out += _table(BOARD_COLUMNS[b.track], [r for r in b.rows if r.rank is not None])
         unranked = [r for r in b.rows if r.rank is None]
         if unranked:
             out += ["", "Unranked:", ""] + [f"- **{r.name}** ({r.status}): {r.reason}" for r in unranked]

@@ -15,6 +15,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
+from .records import FoldScore, LotoRecord
+
 BOOTSTRAP_SAMPLES = 1000
 # (train pair indices, test pair indices) -> predictions for the test pairs
 # (train indices, test indices, held-out task) -> one prediction per test index
@@ -52,12 +54,12 @@ class LotoScore:
     # line up across merge methods, so their average is a bootstrap of the averaged score.
     spearman_draws: np.ndarray = field(default=None, repr=False, compare=False)
 
-    def as_dict(self) -> dict:
-        return {"mean_fold_spearman": self.spearman, "mean_fold_pearson": self.pearson,
-                "pooled_spearman": self.pooled_spearman, "mean_fold_spearman_ci": list(self.spearman_ci),
-                "mean_fold_pearson_ci": list(self.pearson_ci), "pooled_spearman_ci": list(self.pooled_spearman_ci),
-                "per_fold": {f.task: {"spearman": f.spearman, "pearson": f.pearson, "n": len(f.targets)}
-                             for f in self.folds}}
+    def record(self) -> LotoRecord:
+        return LotoRecord(mean_fold_spearman=self.spearman, mean_fold_pearson=self.pearson,
+                          pooled_spearman=self.pooled_spearman, mean_fold_spearman_ci=list(self.spearman_ci),
+                          mean_fold_pearson_ci=list(self.pearson_ci), pooled_spearman_ci=list(self.pooled_spearman_ci),
+                          per_fold={f.task: FoldScore(spearman=f.spearman, pearson=f.pearson, n=len(f.targets))
+                                    for f in self.folds})
 
 
 def _corr(fn, x: np.ndarray, y: np.ndarray) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..seeding import seeded_rng
+from .records import MethodScores, WinsTiesLosses
 
 BOOTSTRAP_SAMPLES = 2000
 SUCCESS_THRESHOLD = 0.9
@@ -23,22 +24,21 @@ def mean_with_interval(values: np.ndarray, seed_text: str, samples: int = BOOTST
     return float(values.mean()), [float(v) for v in np.percentile(means, [2.5, 97.5])]
 
 
-def wins_ties_losses(rows: pd.DataFrame, reference: pd.DataFrame) -> dict[str, int]:
+def wins_ties_losses(rows: pd.DataFrame, reference: pd.DataFrame) -> WinsTiesLosses:
     joined = rows[["pair_id", "na", "na_se"]].merge(reference[["pair_id", "na", "na_se"]], on="pair_id",
                                                      suffixes=("", "_ref"))
     diff = joined.na - joined.na_ref
     margin = 1.96 * np.sqrt(joined.na_se ** 2 + joined.na_se_ref ** 2)
-    return {"wins": int((diff > margin).sum()), "ties": int((diff.abs() <= margin).sum()),
-            "losses": int((diff < -margin).sum())}
+    return WinsTiesLosses(wins=int((diff > margin).sum()), ties=int((diff.abs() <= margin).sum()),
+                          losses=int((diff < -margin).sum()))
 
 
-def method_scores(name: str, rows: pd.DataFrame, reference: pd.DataFrame | None, costs: pd.DataFrame) -> dict:
+def method_scores(name: str, rows: pd.DataFrame, reference: pd.DataFrame | None, costs: pd.DataFrame) -> MethodScores:
     """The method track's row for one submission; `rows` hold one pair each (na, na_se, raw),
-    `costs` one merge each (seconds, peak_rss_mb)."""
+    `costs` one merge each (seconds, peak_rss_mb); `reference` the reference method's rows (None for itself)."""
     na = rows.na.to_numpy(dtype=float)
     mean_na, interval = mean_with_interval(na, f"method:{name}")
-    out = {"na": mean_na, "na_ci": interval, "raw": float(rows.raw.mean()),
-           "share_na_at_least_0.9": float((na >= SUCCESS_THRESHOLD).mean()), "pairs": int(len(rows)),
-           "seconds_per_merge": float(costs.seconds.median()), "peak_memory_mb": float(costs.peak_rss_mb.max())}
-    out["vs_weight_avg"] = wins_ties_losses(rows, reference) if reference is not None else None
-    return out
+    return MethodScores(na=mean_na, na_ci=interval, raw=float(rows.raw.mean()),
+                        share_na_at_least_0_9=float((na >= SUCCESS_THRESHOLD).mean()), pairs=int(len(rows)),
+                        seconds_per_merge=float(costs.seconds.median()), peak_memory_mb=float(costs.peak_rss_mb.max()),
+                        vs_weight_avg=wins_ties_losses(rows, reference) if reference is not None else None)

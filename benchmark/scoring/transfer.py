@@ -13,10 +13,11 @@ from scipy import stats
 
 from .correlation import spearman_rows
 from .paired import PAIRED_SAMPLES, pair_index
+from .records import MethodCorrelation, TransferCorrelation
 
 
 def transfer_scores(train: str, test: str, predictions: dict[str, np.ndarray], targets: dict[str, np.ndarray],
-                    samples: int = PAIRED_SAMPLES) -> dict:
+                    samples: int = PAIRED_SAMPLES) -> TransferCorrelation:
     """`predictions` and `targets`: merge method -> one value per test pair (a NaN target, a pair whose
     merge failed, is left out for that method)."""
     per_method, draws = {}, []
@@ -27,10 +28,11 @@ def transfer_scores(train: str, test: str, predictions: dict[str, np.ndarray], t
         with np.errstate(all="ignore"):
             boot = spearman_rows(x[index], y[index])
         rho = float(stats.spearmanr(x, y)[0]) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
-        per_method[method] = {"spearman": rho, "spearman_ci": [float(v) for v in np.nanpercentile(boot, [2.5, 97.5])],
-                              "pairs": int(keep.sum())}
+        per_method[method] = MethodCorrelation(spearman=rho, pairs=int(keep.sum()),
+                                               spearman_ci=[float(v) for v in np.nanpercentile(boot, [2.5, 97.5])])
         draws.append(boot)
     with np.errstate(all="ignore"):
         mean_draws = np.nanmean(np.stack(draws), 0)
-    return {"spearman": float(np.nanmean([m["spearman"] for m in per_method.values()])),
-            "spearman_ci": [float(v) for v in np.nanpercentile(mean_draws, [2.5, 97.5])], "methods": per_method}
+    return TransferCorrelation(spearman=float(np.nanmean([m.spearman for m in per_method.values()])),
+                               spearman_ci=[float(v) for v in np.nanpercentile(mean_draws, [2.5, 97.5])],
+                               methods=per_method)
