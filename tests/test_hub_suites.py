@@ -27,11 +27,12 @@ from benchmark.groundtruth.jobs import Job, denominator_jobs, key_of, partner_gr
 from benchmark.merging import get_method
 from benchmark.store import JobStore
 from benchmark.suite import Suite
-from benchmark.suite.declared import (DECLARED_FILE, AdapterShape, Architecture, DeclaredSuiteError, declared_suites,
-                                      read_declared)
-from benchmark.suite.fetch import Lock, LockedRepo, check_snapshot, hash_folder, locked_revision, read_lock, write_lock
-from benchmark.suite.importer import SuiteImportError, import_suite
-from benchmark.suite.vocab import VocabMismatch, align_expert_file
+from benchmark.suite.build.declared import (DECLARED_FILE, AdapterShape, Architecture, DeclaredSuiteError,
+                                            declared_suites, read_declared)
+from benchmark.suite.build.fetch import (Lock, LockedRepo, check_snapshot, hash_folder, locked_revision, read_lock,
+                                         write_lock)
+from benchmark.suite.build.importer import SuiteImportError, import_suite
+from benchmark.suite.build.vocab import VocabMismatch, align_expert_file
 
 REPO = Path(__file__).resolve().parents[1]
 
