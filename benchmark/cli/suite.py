@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..suite import bundled_suites
+from ..suite import SuiteKind, all_suites
 from ..suite.build.declared import DeclaredSuiteError, declared_suites, find_declared
 from ..suite.build.recipe import RECIPES
 from .common import SUITE_HELP, _find, app, console
@@ -38,19 +38,10 @@ def suite_summary(suite) -> dict:
 
 @suite_app.command("list")
 def suite_list() -> None:
-    """Bundled suites (with weights, or published results), and recipes `suite build` can build."""
-    bundled = bundled_suites()
-    for spec in bundled:
-        suite = spec.open(with_results=False)
-        size = (f"{len(suite.manifest.experts)} experts, {len(suite.manifest.pairs)} pairs" if spec.has_weights
-                else f"{len(suite.pairs())} pairs, {len(suite.spec.methods)} methods, published results")
-        console.print(f"{spec.name}\tv{spec.version}\tbundled {spec.kind}\t{size}")
-    for name in sorted(set(RECIPES) - {s.name for s in bundled}):
-        console.print(f"{name}\tv{RECIPES[name].version}\trecipe only (build with `willitmerge suite build {name} --out DIR`)")
-    for declared in declared_suites():
-        d = declared.suite
-        console.print(f"{d.name}\tv{d.version}\tdeclared: {len(d.experts)} experts on the Hub "
-                      f"(`willitmerge suite fetch {d.name} --dry-run`)")
+    """Every suite of every kind: bundled (with weights, or published results), recipes `suite build` can
+    build, and declared suites `suite fetch` can download."""
+    for entry in all_suites():
+        console.print(f"{entry.name}\tv{entry.version}\t{entry.summary}")
 
 
 def _declared(name: str):
@@ -151,7 +142,7 @@ def suite_info(name: str = typer.Argument("tiny", help=SUITE_HELP),
     """Tasks, experts, accuracies, pair count and size of a suite (for a result suite: its source,
     methods, metrics and pairs)."""
     spec = _find(name)
-    if not spec.has_weights:
+    if spec.kind == SuiteKind.RESULTS:
         return _result_suite_info(spec, as_json)
     suite = spec.open()
     summary = suite_summary(suite)
@@ -212,7 +203,7 @@ def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP)) -> None:
             console.print(f"[red]{spec.root}/{p}[/red]")
         console.print(f"[red]{len(problems)} problem(s)[/red]: restore the files (git checkout) or rebuild the suite")
         raise typer.Exit(1)
-    files = suite.manifest.files if spec.has_weights else suite.spec.files
+    files = suite.manifest.files if spec.kind == SuiteKind.WEIGHTS else suite.spec.files
     console.print(f"{spec.name} v{spec.version}: all {len(files)} files match the checksums")
 
 

@@ -7,9 +7,10 @@ from here, and that function's code is part of committed cache keys (see `benchm
 
 from .build.recipe import RECIPES
 from .manifest import Manifest, ManifestError
-from .registry import SuiteNotFound, SuiteSpec, bundled_suites, find_suite, load_suite
+from .registry import (SuiteEntry, SuiteKind, SuiteNotFound, SuiteSpec, all_suites, bundled_suites, find_suite,
+                       load_suite)
 from .results_suite import ResultSuite, ResultSuiteError
 from .suite import Suite
 
-__all__ = ["Manifest", "ManifestError", "RECIPES", "ResultSuite", "ResultSuiteError", "Suite", "SuiteNotFound",
-           "SuiteSpec", "bundled_suites", "find_suite", "load_suite"]
+__all__ = ["Manifest", "ManifestError", "RECIPES", "ResultSuite", "ResultSuiteError", "Suite", "SuiteEntry",
+           "SuiteKind", "SuiteNotFound", "SuiteSpec", "all_suites", "bundled_suites", "find_suite", "load_suite"]
