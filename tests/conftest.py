@@ -14,8 +14,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 from benchmark.suite import load_suite  # noqa: E402
-from benchmark.suite.build import build_suite  # noqa: E402
-from benchmark.suite.recipe import MICRO  # noqa: E402
+from benchmark.suite.build.scratch import build_suite  # noqa: E402
+from benchmark.suite.build.recipe import MICRO  # noqa: E402
 
 # The slowest files (seconds of one worker, `pytest --durations=0`, 2026-12-03), started first: xdist
 # hands whole files (`--dist loadfile`) to whichever worker is free, so a long file started last

@@ -26,12 +26,13 @@ from benchmark.groundtruth.plan import MEASURED_PARAMETERS, measured_cost_here, 
 from benchmark.groundtruth.jobs import Job, denominator_jobs, key_of, partner_groups
 from benchmark.merging import get_method
 from benchmark.store import JobStore
-from benchmark.suite import Suite
-from benchmark.suite.declared import (DECLARED_FILE, AdapterShape, Architecture, DeclaredSuiteError, declared_suites,
-                                      read_declared)
-from benchmark.suite.fetch import Lock, LockedRepo, check_snapshot, hash_folder, locked_revision, read_lock, write_lock
-from benchmark.suite.importer import SuiteImportError, import_suite
-from benchmark.suite.vocab import VocabMismatch, align_expert_file
+from benchmark.suite import Suite, SuiteKind, all_suites, bundled_suites
+from benchmark.suite.build.declared import (DECLARED_FILE, AdapterShape, Architecture, DeclaredSuiteError,
+                                            declared_suites, read_declared)
+from benchmark.suite.build.fetch import (Lock, LockedRepo, check_snapshot, hash_folder, locked_revision, read_lock,
+                                         write_lock)
+from benchmark.suite.build.importer import SuiteImportError, import_suite
+from benchmark.suite.build.vocab import VocabMismatch, align_expert_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,6 +54,19 @@ def test_shipped_declared_suites_name_real_repos_and_tasks_lm_eval_finds():
     assert {t.lm_eval_task for t in mergebench.suite.tasks} <= registry
     assert mergebench.suite.vocab == "truncate-to-base"
     assert all(e.repo.startswith("MergeBench/Llama-3.2-3B_") for e in mergebench.suite.experts)
+
+
+def test_one_registry_lists_every_kind_of_suite():
+    """`suite list` prints `all_suites`: the bundled suites (weights and results), the recipes not shipped
+    built and the declared suites, each with its kind, which equals the string a `SuiteSpec` holds."""
+    entries = all_suites()
+    kinds = {e.name: e.kind for e in entries}
+    assert len(kinds) == len(entries) and set(kinds.values()) == set(SuiteKind)
+    assert [e.name for e in entries[:len(bundled_suites())]] == [s.name for s in bundled_suites()]
+    assert all(kinds[s.name] == s.kind for s in bundled_suites())
+    assert {n for n, k in kinds.items() if k is SuiteKind.DECLARED} == {d.suite.name for d in declared_suites()}
+    assert kinds["micro"] is SuiteKind.RECIPE
+    assert all(e.summary.startswith("recipe only") for e in entries if e.kind is SuiteKind.RECIPE)
 
 
 def test_declared_file_errors_name_the_file_field_and_fix(tmp_path):

@@ -105,7 +105,7 @@ def test_base_knowledge_of_a_model_that_knows_nothing(micro_suite):
 
 def test_parameter_gradient_matches_the_training_loss(micro_suite):
     from benchmark.suite.generation import encode
-    from benchmark.suite.training import _loss
+    from benchmark.suite.build.training import _loss
 
     model, tok = micro_suite.model(), micro_suite.tokenizer()
     examples = micro_suite.examples("dbl", "train")[:10]

@@ -72,5 +72,6 @@ def test_every_key_root_set_has_the_same_fingerprint_whatever_the_process_import
     runs = [json.loads(subprocess.run([sys.executable, "-c", probe, *modules], capture_output=True, text=True,
                                       check=True).stdout)
             for modules in ([], ["benchmark.cli", "benchmark.publish.leaderboard", "benchmark.groundtruth.ray_executor",
-                                 "benchmark.suite.build", "benchmark.tracks"])]
+                                 "benchmark.suite.build.scratch", "benchmark.suite.build.pretrained",
+                                 "benchmark.tracks"])]
     assert runs[0] == runs[1]

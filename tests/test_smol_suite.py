@@ -13,10 +13,10 @@ import torch
 from benchmark.linalg import numerical_rank
 from benchmark.suite import load_suite
 from benchmark.suite.generation import read_answer
-from benchmark.suite.lexicon import LEXICON, check_pins
+from benchmark.suite.build.lexicon import LEXICON, check_pins
 from benchmark.suite.manifest import Prompting
 from benchmark.suite.pretrained_base import BaseUnavailable, ensure_base, gguf_path
-from benchmark.suite.recipe import SMOL, LexiconTaskRecipe
+from benchmark.suite.build.recipe import SMOL, LexiconTaskRecipe
 
 BUNDLED = Path(__file__).parents[1] / "benchmark" / "suite" / "data" / "smol"
 
@@ -38,7 +38,7 @@ def test_lexicon_tasks_are_deterministic_and_clean():
 
 
 def test_wrong_data_package_version_is_refused(monkeypatch):
-    import benchmark.suite.lexicon as lexicon
+    import benchmark.suite.build.lexicon as lexicon
 
     monkeypatch.setattr(lexicon, "version", lambda p: "0.0.1" if p == "wordfreq" else version(p))
     with pytest.raises(RuntimeError, match=r"wordfreq==3\.1\.1 \(found 0\.0\.1\).*pip install"):
@@ -94,7 +94,7 @@ MINI = dataclasses.replace(SMOL, name="smol-mini", tasks=(LexiconTaskRecipe("con
 
 
 def test_a_killed_build_resumes_and_redoes_no_expert(smol_base, tmp_path, monkeypatch):
-    import benchmark.suite.pretrained_build as pb
+    import benchmark.suite.build.pretrained as pb
 
     from benchmark.store import default_cache
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from benchmark.suite import ManifestError, load_suite
-from benchmark.suite.build import build_suite
-from benchmark.suite.recipe import MICRO
+from benchmark.suite.build.scratch import build_suite
+from benchmark.suite.build.recipe import MICRO
 from benchmark.suite.suite import lora_deltas
 
 
@@ -79,8 +79,8 @@ def test_truncated_lora_keeps_the_top_singular_directions(micro_suite, tmp_path)
     misses exactly the dropped singular values; at the trained rank nothing is lost."""
     from peft import get_peft_model
 
-    from benchmark.suite.recipe import LORA_TARGETS
-    from benchmark.suite.training import lora_config, truncate_lora
+    from benchmark.suite.build.recipe import LORA_TARGETS
+    from benchmark.suite.build.training import lora_config, truncate_lora
 
     base = micro_suite.model()
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.suite import load_suite
-from benchmark.suite.tokenizer import CHARACTERS
+from benchmark.suite.build.tokenizer import CHARACTERS
 from benchmark.suite.generation import exact_match
 
 runner = CliRunner()

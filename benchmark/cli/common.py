@@ -7,7 +7,7 @@ import os
 import typer
 from rich.console import Console
 
-from ..suite import ManifestError, ResultSuiteError, SuiteNotFound, find_suite
+from ..suite import ManifestError, ResultSuiteError, SuiteKind, SuiteNotFound, find_suite
 
 app = typer.Typer(help="willitmerge: a benchmark and leaderboard for model mergeability.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -38,7 +38,7 @@ def _find(name: str):
 def _load(name: str):
     """A suite with weights, or exit 2 naming why not."""
     spec = _find(name)
-    if not spec.has_weights:
+    if spec.kind == SuiteKind.RESULTS:
         console.print(f"[red]error:[/red] suite {spec.name!r} holds published results, not weights; this command "
                       "needs a suite with weights")
         raise typer.Exit(2)

@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..suite import RECIPES, bundled_suites
-from ..suite.declared import DeclaredSuiteError, declared_suites, find_declared
+from ..suite import SuiteKind, all_suites
+from ..suite.build.declared import DeclaredSuiteError, declared_suites, find_declared
+from ..suite.build.recipe import RECIPES
 from .common import SUITE_HELP, _find, app, console
 
 suite_app = typer.Typer(help="List, inspect, verify and build suites of experts.", no_args_is_help=True)
@@ -37,19 +38,10 @@ def suite_summary(suite) -> dict:
 
 @suite_app.command("list")
 def suite_list() -> None:
-    """Bundled suites (with weights, or published results), and recipes `suite build` can build."""
-    bundled = bundled_suites()
-    for spec in bundled:
-        suite = spec.open(with_results=False)
-        size = (f"{len(suite.manifest.experts)} experts, {len(suite.manifest.pairs)} pairs" if spec.has_weights
-                else f"{len(suite.pairs())} pairs, {len(suite.spec.methods)} methods, published results")
-        console.print(f"{spec.name}\tv{spec.version}\tbundled {spec.kind}\t{size}")
-    for name in sorted(set(RECIPES) - {s.name for s in bundled}):
-        console.print(f"{name}\tv{RECIPES[name].version}\trecipe only (build with `willitmerge suite build {name} --out DIR`)")
-    for declared in declared_suites():
-        d = declared.suite
-        console.print(f"{d.name}\tv{d.version}\tdeclared: {len(d.experts)} experts on the Hub "
-                      f"(`willitmerge suite fetch {d.name} --dry-run`)")
+    """Every suite of every kind: bundled (with weights, or published results), recipes `suite build` can
+    build, and declared suites `suite fetch` can download."""
+    for entry in all_suites():
+        console.print(f"{entry.name}\tv{entry.version}\t{entry.summary}")
 
 
 def _declared(name: str):
@@ -75,7 +67,7 @@ def suite_fetch(name: str = typer.Argument(..., help="a declared suite (`willitm
     """Download a declared suite's base and experts from the Hugging Face Hub, verify them and lock
     their revisions and sha256 (the first fetch resolves what the suite leaves open)."""
     from ..store import default_cache
-    from ..suite.fetch import LOCK_FILE, fetch_declared, suite_cache
+    from ..suite.build.fetch import LOCK_FILE, fetch_declared, suite_cache
     from ..groundtruth.plan import measured_cost_here, plan_suite
 
     spec = _declared(name)
@@ -117,9 +109,9 @@ def suite_import(out: Path = typer.Option(..., "--out", help="a new folder for t
                                              "each task; default: the faster one here")) -> None:
     """Make a suite of your own local models; every command (verify, groundtruth, submit) then takes its folder."""
     from ..evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings, measure_base_accuracy
-    from ..suite.importer import SuiteImportError, import_suite
+    from ..suite.build.importer import SuiteImportError, import_suite
     from ..suite.manifest import Prompting
-    from ..suite.vocab import VocabMismatch
+    from ..suite.build.vocab import VocabMismatch
 
     if (backend or DEFAULT_BACKEND) not in BACKENDS:
         console.print(f"[red]error:[/red] --backend {backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -150,7 +142,7 @@ def suite_info(name: str = typer.Argument("tiny", help=SUITE_HELP),
     """Tasks, experts, accuracies, pair count and size of a suite (for a result suite: its source,
     methods, metrics and pairs)."""
     spec = _find(name)
-    if not spec.has_weights:
+    if spec.kind == SuiteKind.RESULTS:
         return _result_suite_info(spec, as_json)
     suite = spec.open()
     summary = suite_summary(suite)
@@ -211,7 +203,7 @@ def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP)) -> None:
             console.print(f"[red]{spec.root}/{p}[/red]")
         console.print(f"[red]{len(problems)} problem(s)[/red]: restore the files (git checkout) or rebuild the suite")
         raise typer.Exit(1)
-    files = suite.manifest.files if spec.has_weights else suite.spec.files
+    files = suite.manifest.files if spec.kind == SuiteKind.WEIGHTS else suite.spec.files
     console.print(f"{spec.name} v{spec.version}: all {len(files)} files match the checksums")
 
 
@@ -221,9 +213,9 @@ def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(R
                                          "replaces it; a pretrained-base build resumes in it)"),
                 quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Build a suite from its recipe (deterministic on one machine)."""
-    from ..suite.build import build_suite
-    from ..suite.pretrained_build import build_pretrained_suite
-    from ..suite.recipe import PretrainedSuiteRecipe
+    from ..suite.build.scratch import build_suite
+    from ..suite.build.pretrained import build_pretrained_suite
+    from ..suite.build.recipe import PretrainedSuiteRecipe
 
     if name not in RECIPES:
         console.print(f"[red]error:[/red] no recipe {name!r}; recipes: {', '.join(RECIPES)}")

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..merging import get_method
-from ..suite.declared import DTYPE_BYTES, DeclaredSpec, DeclaredSuiteError
+from ..suite.build.declared import DTYPE_BYTES, DeclaredSpec, DeclaredSuiteError
 from ..suite.registry import load_suite
 from .dataset import BUNDLED_ROOT
 from .grid import count_jobs

@@ -1,18 +1,29 @@
 """One registry for every suite, found by name or by path through one interface.
 
-Kinds: `weights` (a base and experts with a checksummed manifest: the bundled `data/<name>/`
-folders and any folder built with `willitmerge suite build`) and `results` (an external
+Kinds (`SuiteKind`): `weights` (a base and experts with a checksummed manifest: the bundled
+`data/<name>/` folders and any folder built with `willitmerge suite build`), `results` (an external
 published-result folder, see `external/FORMAT.md`: pairs with precomputed metrics and the
-published merge results, no weights). Each declares a spec: version, citation, the files that
-define it (fingerprinted by everything computed from it) and the files hidden from submissions.
+published merge results, no weights), `declared` (a base and experts named on the Hub, see
+`declared/`) and `recipe` (a recipe `suite build` can build). The first two are folders every
+command opens, and each declares a spec: version, citation, the files that define it
+(fingerprinted by everything computed from it) and the files hidden from submissions; the last two
+are listed by `all_suites` so one can see what can be fetched or built.
+
+`SuiteSpec`, `find_suite`, `bundled_suites`, `load_suite` and what they call are part of the
+committed predictor cache keys (`benchmark.provenance` hashes their code): change them and every
+predictor is scored again. That is why `SuiteSpec.kind` holds the kind's string, which a
+`SuiteKind` member equals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from .build.declared import declared_suites
+from .build.recipe import RECIPES
 from .manifest import MANIFEST_NAME
 from .results_suite import (ResultSuite, fingerprint_paths, hidden_paths, is_result_suite, read_result_spec,
                             read_result_suite)
@@ -21,6 +32,15 @@ from .suite import Suite
 PACKAGE_DATA = Path(__file__).parent
 BUNDLED_ROOTS = (PACKAGE_DATA / "data", PACKAGE_DATA / "external")
 WEIGHT_SUITE_CITATION = "willitmerge: a benchmark for model mergeability (2026), suite {name} v{version}"
+
+
+class SuiteKind(StrEnum):
+    """What a suite is, which decides what runs on it and how to get it."""
+
+    WEIGHTS = "weights"  # every track runs on it
+    RESULTS = "results"  # the predictor track only
+    DECLARED = "declared"  # nothing runs until `willitmerge suite fetch` downloads it
+    RECIPE = "recipe"  # nothing runs until `willitmerge suite build` builds it
 
 
 class SuiteNotFound(FileNotFoundError):
@@ -73,6 +93,39 @@ def bundled_suites() -> list[SuiteSpec]:
     specs = [_spec_of(folder, True) for base in BUNDLED_ROOTS if base.is_dir() for folder in sorted(base.iterdir())
              if folder.is_dir()]
     return sorted((s for s in specs if s is not None), key=lambda s: s.name)
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """A suite of any kind as `willitmerge suite list` shows it: what it holds and how to get it."""
+
+    name: str
+    kind: SuiteKind
+    version: str
+    summary: str
+
+
+def all_suites() -> list[SuiteEntry]:
+    """Every suite the package knows, of every kind: the bundled ones, then the recipes not shipped
+    built, then the declared ones, each group sorted by name."""
+    bundled = bundled_suites()
+    entries = [SuiteEntry(s.name, SuiteKind(s.kind), s.version, _bundled_summary(s)) for s in bundled]
+    entries += [SuiteEntry(name, SuiteKind.RECIPE, RECIPES[name].version,
+                           f"recipe only (build with `willitmerge suite build {name} --out DIR`)")
+                for name in sorted(set(RECIPES) - {s.name for s in bundled})]
+    entries += [SuiteEntry(d.suite.name, SuiteKind.DECLARED, d.suite.version,
+                           f"declared: {len(d.suite.experts)} experts on the Hub "
+                           f"(`willitmerge suite fetch {d.suite.name} --dry-run`)") for d in declared_suites()]
+    return entries
+
+
+def _bundled_summary(spec: SuiteSpec) -> str:
+    """Its kind and size: reads the manifest, or a result suite's pairs without its hidden targets."""
+    suite = spec.open(with_results=False)
+    size = (f"{len(suite.manifest.experts)} experts, {len(suite.manifest.pairs)} pairs"
+            if spec.kind == SuiteKind.WEIGHTS
+            else f"{len(suite.pairs())} pairs, {len(suite.spec.methods)} methods, published results")
+    return f"bundled {spec.kind}\t{size}"
 
 
 def is_bundled(root: Path) -> bool:

@@ -21,12 +21,12 @@ import torch
 import transformers
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .lm_eval_tasks import lm_eval_task_name, task_yaml
-from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, Prompting, TaskEntry, file_entry, write_manifest
+from ..generation import encode, exact_match
+from ..lm_eval_tasks import lm_eval_task_name, task_yaml
+from ..manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, Prompting, TaskEntry, file_entry, write_manifest
 from .recipe import SuiteRecipe, TaskRecipe
 from .tasks import FACT_ATTRIBUTES, FAMILIES, Example, FactBank
 from .tokenizer import add_model_config, build_tokenizer, save_tokenizer
-from .generation import encode, exact_match
 from .training import finetune, model_config, pretrain, truncate_lora
 
 BUILD_THREADS = 2

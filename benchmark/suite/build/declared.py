@@ -4,7 +4,7 @@ instead of bundled files, in one typed YAML file (`declared.yaml`).
 Like scikit-learn's `fetch_*` datasets, a declared suite costs nothing until `willitmerge suite
 fetch NAME` downloads it; what the file can say offline (the job plan, the bytes, the compute)
 `plan` derives from it. Revisions left open in the file are resolved on the first fetch and
-kept in the lock (see `benchmark.suite.fetch`).
+kept in the lock (see `benchmark.suite.build.fetch`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .vocab import VocabRule
 
 DECLARED_FILE = "declared.yaml"
-DECLARED_ROOT = Path(__file__).parent / "declared"
+DECLARED_ROOT = Path(__file__).parents[1] / "declared"
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from .manifest import BaseSource, Prompting
+from ..manifest import BaseSource, Prompting
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -186,7 +186,7 @@ MICRO = SuiteRecipe(
 
 @dataclass(frozen=True)
 class LexiconTaskRecipe:
-    """A task of `benchmark.suite.lexicon`: `pool` takes the source's first facts (most common words,
+    """A task of `benchmark.suite.build.lexicon`: `pool` takes the source's first facts (most common words,
     most populous cities) before shuffling; None takes all. Recall tasks train on every fact of the
     pool, skill tasks on `n_train` facts disjoint from dev and test."""
 

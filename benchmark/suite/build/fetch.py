@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..hub import allow_hub, offline_error
+from ...hub import allow_hub, offline_error
+from ..manifest import FileEntry, file_entry, verify_files
 from .declared import DECLARED_FILE, DeclaredSpec, DeclaredSuiteError, HubModel
-from .manifest import FileEntry, file_entry, verify_files
 
 LOCK_FILE = "lock.json"
 # weights only as safetensors: pickled checkpoints (*.bin, *.pt) are never downloaded

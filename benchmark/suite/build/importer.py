@@ -2,7 +2,7 @@
 lm-eval task YAMLs with their data), checksummed like a built suite, so every command runs on it.
 
 Files are copied byte for byte (an expert whose vocabulary differs from the base's is rewritten by
-the suite's vocab rule, see `benchmark.suite.vocab`). The base's accuracy on each task's dev and
+the suite's vocab rule, see `benchmark.suite.build.vocab`). The base's accuracy on each task's dev and
 test split is measured at import by the caller's `measure_base` (the CLI passes the harness's engine,
 `benchmark.evaluation.measure_base_accuracy`): merges read it from the manifest (Will-it-Merge's
 weighting uses the dev accuracy). Experts' accuracies are the ground truth's to
@@ -23,8 +23,8 @@ import torch
 import yaml
 from safetensors import safe_open
 
-from .manifest import (BuildInfo, ExpertEntry, Manifest, PairEntry, Prompting, TaskEntry, file_entry, verify,
-                       write_manifest)
+from ..manifest import (BuildInfo, ExpertEntry, Manifest, PairEntry, Prompting, TaskEntry, file_entry, verify,
+                         write_manifest)
 from .vocab import VocabRule, align_expert_file
 
 FULL_FILES = ("config.json", "generation_config.json", "model.safetensors")

@@ -22,15 +22,15 @@ import torch
 import transformers
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..store import default_cache
-from .build import BUILD_THREADS, accuracy_of, write_jsonl, sort_adapter_modules
-from .generation import encode, exact_match
+from ...store import default_cache
+from ..generation import encode, exact_match
+from ..lm_eval_tasks import lm_eval_task_name, task_yaml
+from ..manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, TaskEntry, file_entry, write_manifest
+from ..pretrained_base import ensure_base, gguf_path
+from ..suite import lora_deltas
 from .lexicon import LEXICON, Fact, check_pins
-from .lm_eval_tasks import lm_eval_task_name, task_yaml
-from .manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, TaskEntry, file_entry, write_manifest
-from .pretrained_base import ensure_base, gguf_path
 from .recipe import ExpertRecipe, LexiconTaskRecipe, PretrainedSuiteRecipe
-from .suite import lora_deltas
+from .scratch import BUILD_THREADS, accuracy_of, sort_adapter_modules, write_jsonl
 from .tokenizer import add_model_config
 from .training import finetune_lora
 
