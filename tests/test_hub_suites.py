@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from benchmark.evaluation import EvalSettings, measure_base_accuracy
 from benchmark.groundtruth import JOB_PACK
 from benchmark.groundtruth.dataset import BUNDLED_ROOT
-from benchmark.groundtruth.grid import GridRunner
+from benchmark.groundtruth.runner import GridRunner
 from benchmark.groundtruth.plan import MEASURED_PARAMETERS, measured_cost_here, plan_suite
 from benchmark.groundtruth.jobs import Job, denominator_jobs, key_of, partner_groups
 from benchmark.merging import get_method

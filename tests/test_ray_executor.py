@@ -17,7 +17,8 @@ import ray.cloudpickle
 
 from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth import TABLES, compute_ground_truth
-from benchmark.groundtruth.grid import GridRunner, grid_keys
+from benchmark.groundtruth.grid import grid_keys
+from benchmark.groundtruth.runner import GridRunner
 from benchmark.groundtruth.jobs import denominator_jobs, partner_groups
 from benchmark.groundtruth.ray_executor import GridFailed, RayOptions, fill_store_on_ray
 from benchmark.merging import get_method

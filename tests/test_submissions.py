@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.evaluation import EvalSettings
-from benchmark.groundtruth.grid import GridRunner
+from benchmark.groundtruth.runner import GridRunner
 from benchmark.store import JobStore
 from benchmark.predictors.suites import load_prediction_suite
 from benchmark.suite import find_suite

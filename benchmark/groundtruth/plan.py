@@ -1,6 +1,6 @@
 """What a declared suite will cost before anything is downloaded: the job plan, the bytes, the GPU-hours.
 
-The job plan is the grid's own count (`benchmark.groundtruth.grid.count_jobs`) on the declared
+The job plan is the grid's own count (`benchmark.groundtruth.jobs.count_jobs`) on the declared
 experts and pairs. Bytes are derived from the architecture (parameters × dtype size), never
 guessed file sizes. Compute comes from a cost model measured on the committed `smol` ground
 truth (a least-squares fit of seconds = fixed + per-example × examples over its jobs) and scaled
@@ -20,8 +20,7 @@ from ..merging import get_method
 from ..suite.declared import DTYPE_BYTES, DeclaredSpec, DeclaredSuiteError
 from ..suite.registry import load_suite
 from .dataset import BUNDLED_ROOT
-from .grid import count_jobs
-from .jobs import partner_groups
+from .jobs import count_jobs, partner_groups
 
 MEASURED_SUITE = "smol"
 # SmolLM2-135M-Instruct (vocab 49152, hidden 576, FFN 1536, 30 layers, 9/3 heads, tied): `Architecture.parameters`
