@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from ..evaluation import Engine, EvalSettings, TaskScore, open_engine
 from ..evaluation.cuda import streamed_merge
-from ..merging import merge_experts
+from ..merging import FolderMerger, merge_experts
 from ..store import JobStore
 from ..suite import Suite
 from ..suite.suite import StateDict
@@ -64,7 +64,7 @@ class GridRunner:
             return self.suite.base_state_dict()
         if job.kind == "expert":
             return self.suite.expert_state_dict(job.experts[0])
-        if self.settings.device == "cuda" and not hasattr(job.method, "merge_folders"):
+        if self.settings.device == "cuda" and not isinstance(job.method, FolderMerger):
             return streamed_merge(self.suite, job.method, list(job.experts))
         return merge_experts(self.suite, job.method, list(job.experts))
 
