@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from ..groundtruth.dataset import BUNDLED_ROOT
 from ..merging import METHODS, expand_search_space, get_method, load_mergekit_method
 from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation
 from ..suite import Suite, SuiteSpec, bundled_suites
@@ -106,8 +107,6 @@ def suite_folders(suite: Suite | SuiteSpec) -> list[Path]:
 def hidden_from_submissions(cache: Path, suites=()) -> list[Path]:
     """What a sandboxed submission must not read: every bundled suite's ground truth and published
     results, those of `suites` (specs), the ground truths and results in the cache, the leaderboard."""
-    from ..groundtruth.dataset import BUNDLED_ROOT
-
     repo = Path(__file__).resolve().parents[2]
     hidden = [BUNDLED_ROOT, Path(cache) / "jobs", Path(cache) / "groundtruth", repo / "leaderboard"]
     for spec in [*bundled_suites(), *suites]:
