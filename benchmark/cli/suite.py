@@ -81,14 +81,16 @@ def _declared(name: str):
 def suite_fetch(name: str = typer.Argument(..., help="a declared suite (`willitmerge suite list`) or its folder"),
                 dry_run: bool = typer.Option(False, "--dry-run", help="print the job plan, the bytes to download and "
                                              "the GPU-hours expected; download nothing"),
-                cache: Path = typer.Option(None, "--cache", help="cache folder (default: ~/.cache/willitmerge)")
+                cache: Path = typer.Option(None, "--cache", help="cache folder (default: ~/.cache/willitmerge)"),
+                measured_on: str = typer.Option("smol", "--measured-on", help="with --dry-run: the bundled suite whose "
+                                                "committed ground truth's job timings fit the cost model")
                 ) -> None:
     """Download a declared suite's base and experts from the Hugging Face Hub, verify them and lock
     their revisions and sha256 (the first fetch resolves what the suite leaves open)."""
     spec = _declared(name)
     if dry_run:
         try:
-            lines = plan_suite(spec, measured_cost_here()).lines
+            lines = plan_suite(spec, measured_cost_here(measured_on)).lines
         except DeclaredSuiteError as err:
             console.print(f"error: {err}", markup=False)
             raise typer.Exit(2) from err
