@@ -5,7 +5,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "benchmark"
 # Lower layers never import higher ones: suite -> merge -> evaluate -> ground truth -> scores -> leaderboard.
-LAYERS = ["seeding", "linalg", "provenance", "store", "hub", "sandbox", "suite", "merging", "evaluation",
+LAYERS = ["seeding", "linalg", "provenance", "store", "hub", "isolation", "sandbox", "suite", "merging", "evaluation",
           "groundtruth", "scoring", "predictors", "submissions", "publish", "cli", "__init__"]
 
 

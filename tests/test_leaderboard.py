@@ -12,16 +12,16 @@ import pytest
 from scipy import stats
 
 from benchmark.evaluation import EvalSettings
-from benchmark.publish import build_leaderboard
-from benchmark.publish.hub import publish_to_hub
-from benchmark.publish.leaderboard import FILES
-from benchmark.publish.ranking import RULE
-from benchmark.publish.html import render_html
-from benchmark.publish.markdown import format_ci, format_interval
-from benchmark.publish.results import transfer_board
+from benchmark.isolation import Limits, isolation
 from benchmark.predictors.metrics import DEMYSTIFYING_METRICS
 from benchmark.predictors.suites import load_prediction_suite
-from benchmark.sandbox import Limits, isolation
+from benchmark.publish import build_leaderboard
+from benchmark.publish.html import render_html
+from benchmark.publish.hub import publish_to_hub
+from benchmark.publish.leaderboard import FILES
+from benchmark.publish.markdown import format_ci, format_interval
+from benchmark.publish.ranking import RULE
+from benchmark.publish.results import transfer_board
 from benchmark.store import JobStore
 from benchmark.submissions.methods import hidden_from_submissions
 from benchmark.submissions.schema import load_predictor

@@ -7,13 +7,13 @@ import pytest
 
 from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth.runner import GridRunner
-from benchmark.store import JobStore
+from benchmark.isolation import Limits, isolation
 from benchmark.predictors.suites import load_prediction_suite
-from benchmark.suite import find_suite
-from benchmark.sandbox import Limits, isolation
+from benchmark.store import JobStore
 from benchmark.submissions import SubmissionError, read_submission
 from benchmark.submissions.methods import hidden_from_submissions
 from benchmark.submissions.tracks import run_method, run_predictor
+from benchmark.suite import find_suite
 
 LIMITS = Limits(seconds=30, memory_mb=4096)
 TIMEOUT_LIMITS = Limits(seconds=8, memory_mb=4096)  # the `timeout` cases wait this long for nothing

@@ -14,8 +14,9 @@ import torch
 from safetensors.torch import load_file
 
 from ..groundtruth.dataset import BUNDLED_ROOT
+from ..isolation import Limits, isolation
 from ..merging import METHODS, expand_search_space, get_method, load_mergekit_method
-from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation
+from ..sandbox import SandboxedWorker, SubmissionFailed
 from ..suite import Suite, SuiteSpec, bundled_suites
 from ..suite.suite import StateDict
 from .schema import MethodSubmission, check_submission, folder_sha256, package_code_used
