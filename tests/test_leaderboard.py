@@ -23,8 +23,8 @@ from benchmark.publish.markdown import format_ci, format_interval
 from benchmark.publish.ranking import RULE
 from benchmark.publish.results import transfer_board
 from benchmark.store import JobStore
+from benchmark.submissions.loading import load_predictor
 from benchmark.submissions.methods import hidden_from_submissions
-from benchmark.submissions.schema import load_predictor
 from benchmark.submissions.tracks import run_transfer, transfer_pending
 from benchmark.suite import find_suite
 

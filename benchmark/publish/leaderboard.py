@@ -26,8 +26,8 @@ from ..predictors.suites import load_prediction_suite
 from ..sandbox import Limits, isolation
 from ..store import JobStore, checkpointing, default_cache, write_pack
 from ..submissions import discover
+from ..submissions.loading import load_method
 from ..submissions.methods import SubmittedMethod, hidden_from_submissions
-from ..submissions.schema import load_method
 from ..submissions.tracks import REFERENCE_METHOD, Entry, run_method, run_predictor, run_transfer, transfer_pending
 from ..suite import Suite, SuiteSpec, bundled_suites, find_suite
 from .html import render_html

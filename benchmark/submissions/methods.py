@@ -19,7 +19,9 @@ from ..merging import METHODS, expand_search_space, get_method, load_mergekit_me
 from ..sandbox import SandboxedWorker, SubmissionFailed
 from ..suite import Suite, SuiteSpec, bundled_suites
 from ..suite.suite import StateDict
-from .schema import MethodSubmission, check_submission, folder_sha256, package_code_used
+from .checks import check_submission
+from .loading import folder_sha256, package_code_used
+from .schema import MethodSubmission
 
 
 @dataclass(frozen=True)

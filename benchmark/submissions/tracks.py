@@ -37,8 +37,9 @@ from ..store import JobStore, job_key
 from ..suite import Suite, SuiteSpec, load_suite
 from . import method_worker, predictor_worker
 from .methods import MergeCost, SandboxedMerger, SubmittedMethod, suite_folders
-from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, check_submission, folder_sha256,
-                     package_code_used, printable)
+from .checks import check_submission
+from .loading import folder_sha256, package_code_used
+from .schema import MethodSubmission, PredictorSubmission, SubmissionError, printable
 
 REFERENCE_METHOD = "weight_avg"
 # A method's seconds per merge and peak memory come from this many pairs, spread evenly over the
