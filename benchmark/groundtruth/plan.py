@@ -3,8 +3,9 @@
 The job plan is the grid's own count (`benchmark.groundtruth.jobs.count_jobs`) on the declared
 experts and pairs. Bytes are derived from the architecture (parameters × dtype size), never
 guessed file sizes. Compute comes from a cost model measured on a bundled suite's committed ground
-truth (`smol` by the CLI's default; a least-squares fit of seconds = fixed + per-example × examples over its jobs) and scaled
-to the declared model by stated assumptions, which the plan prints with its numbers.
+truth (`smol` by the CLI's default; a least-squares fit of seconds = fixed + per-example × examples
+over its jobs) and scaled to the declared model by stated assumptions, which the plan prints with
+its numbers.
 """
 
 from __future__ import annotations
