@@ -7,20 +7,12 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
-import inspect
 import math
 import os
-import typing
 from pathlib import Path
-from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
-
-from ..merging import METHODS, load_mergekit_method
-from ..merging.mergekit_adapter import MergekitTemplateError
-from ..suite import RECIPES, bundled_suites
-from .schema import (SUBMISSION_FILE, MethodSubmission, PredictorSubmission, SubmissionError, _file_in, did_you_mean,
-                     printable, read_submission, read_submission_of_kind)
+from .schema import (SUBMISSION_FILE, MethodSubmission, PredictorSubmission, SubmissionError, _file_in, check_params,
+                     did_you_mean, printable, read_submission, read_submission_of_kind)
 
 # What the harness reads before any submission code runs is bounded, so no folder can stall it.
 MAX_FOLDER_BYTES = 256 * 1024 ** 2
@@ -99,39 +91,10 @@ def _check_entry_point(folder: Path, spec) -> None:
     check_params(Path(folder) / SUBMISSION_FILE, "params", getattr(module, attr), {k: [v] for k, v in spec.params.items()})
 
 
-def check_params(where: Path, field: str, target, values: dict[str, list[Any]]) -> None:
-    """Every key of `field` (`params` or `search_space`, in the file `where`) a keyword parameter of
-    `target` (a class), every value (a list: a search space's candidates) of the type it annotates."""
-    parameters = {n: p for n, p in inspect.signature(target).parameters.items()
-                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
-    try:
-        hints = typing.get_type_hints(target.__init__ if not hasattr(target, "__dataclass_fields__") else target)
-    except Exception:  # noqa: BLE001 - an annotation that does not resolve is not checked
-        hints = {}
-    for key, candidates in values.items():
-        at = f"{where}: field `{field}.{key}`"
-        if key not in parameters:
-            if takes_any:
-                continue
-            raise SubmissionError(f"{at}: {getattr(target, 'name', target.__name__)!r} has no parameter {key!r}"
-                                  f"{did_you_mean(key, parameters)}; it takes {', '.join(parameters) or 'none'}")
-        if key not in hints:
-            continue
-        for value in candidates:
-            try:
-                TypeAdapter(hints[key], config=ConfigDict(strict=True)).validate_python(value)
-            except ValidationError as err:
-                default = parameters[key].default
-                example = "" if default is inspect.Parameter.empty else f", e.g. {default!r}"
-                raise SubmissionError(f"{at}: {value!r} is not a valid {getattr(hints[key], '__name__', hints[key])}"
-                                      f" ({err.errors()[0]['msg']}); give one{example}") from err
-            except Exception:  # noqa: BLE001 - a type pydantic cannot check is not checked
-                break
-
-
 def known_suites(extra=()) -> set[str]:
     """The suite names a submission may declare: bundled suites, buildable recipes, and `extra`."""
+    from ..suite import RECIPES, bundled_suites
+
     return {s.name for s in bundled_suites()} | set(RECIPES) | set(extra)
 
 
@@ -162,6 +125,9 @@ def check_submission(folder: Path, kind: type[PredictorSubmission] | type[Method
 
 
 def _check_method(folder: Path, spec: MethodSubmission) -> None:
+    from ..merging import METHODS, load_mergekit_method
+    from ..merging.mergekit_adapter import MergekitTemplateError
+
     where = folder / SUBMISSION_FILE
     space = spec.search_space or {}
     for key, candidates in space.items():

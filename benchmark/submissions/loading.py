@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ..predictors.zero_shot import PredictionsFile
 from .schema import (SUBMISSION_FILE, MethodSubmission, PredictorSubmission, SubmissionError, _file_in,
                      read_submission_of_kind)
 
@@ -86,6 +85,8 @@ def _import_entry_point(folder: Path, entry_point: str):
 
 def load_predictor(folder: Path):
     """The predictor object a submission folder describes."""
+    from ..predictors.zero_shot import PredictionsFile
+
     spec = read_submission_of_kind(folder, PredictorSubmission)
     if spec.predictions is not None:
         path = _file_in(folder, "predictions", spec.predictions)

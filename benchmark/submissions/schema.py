@@ -7,7 +7,9 @@ loading a submission's code (sandboxed workers only) is in `loading`.
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -153,6 +155,38 @@ def read_submission_of_kind(folder: Path, kind: type[PredictorSubmission] | type
         expected = kind.model_fields["kind"].annotation.__args__[0]
         raise SubmissionError(f"{Path(folder) / SUBMISSION_FILE}: field `kind`: is {spec.kind!r}, expected `{expected}`")
     return spec
+
+
+# check_params names types by `__name__`, so its key holds this module's name: it stays here.
+def check_params(where: Path, field: str, target, values: dict[str, list[Any]]) -> None:
+    """Every key of `field` (`params` or `search_space`, in the file `where`) a keyword parameter of
+    `target` (a class), every value (a list: a search space's candidates) of the type it annotates."""
+    parameters = {n: p for n, p in inspect.signature(target).parameters.items()
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
+    try:
+        hints = typing.get_type_hints(target.__init__ if not hasattr(target, "__dataclass_fields__") else target)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve is not checked
+        hints = {}
+    for key, candidates in values.items():
+        at = f"{where}: field `{field}.{key}`"
+        if key not in parameters:
+            if takes_any:
+                continue
+            raise SubmissionError(f"{at}: {getattr(target, 'name', target.__name__)!r} has no parameter {key!r}"
+                                  f"{did_you_mean(key, parameters)}; it takes {', '.join(parameters) or 'none'}")
+        if key not in hints:
+            continue
+        for value in candidates:
+            try:
+                TypeAdapter(hints[key], config=ConfigDict(strict=True)).validate_python(value)
+            except ValidationError as err:
+                default = parameters[key].default
+                example = "" if default is inspect.Parameter.empty else f", e.g. {default!r}"
+                raise SubmissionError(f"{at}: {value!r} is not a valid {getattr(hints[key], '__name__', hints[key])}"
+                                      f" ({err.errors()[0]['msg']}); give one{example}") from err
+            except Exception:  # noqa: BLE001 - a type pydantic cannot check is not checked
+                break
 
 
 def _file_in(folder: Path, field: str, name: str) -> Path:
