@@ -19,10 +19,10 @@ import pytest
 from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth import JOB_PACK, ground_truth_dir
 from benchmark.groundtruth.grid import grid_keys
+from benchmark.isolation import Limits, isolation
 from benchmark.publish import build_leaderboard
 from benchmark.publish.leaderboard import PACK
 from benchmark.publish.results import STANDING_FIELDS
-from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
 from benchmark.submissions.methods import SubmittedMethod
 from benchmark.tracks import Harness, PredictorTrack

@@ -27,7 +27,7 @@ from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth import compute_ground_truth, ground_truth_dir
 from benchmark.merging import get_method
 from benchmark.publish import build_leaderboard
-from benchmark.sandbox import Limits
+from benchmark.isolation import Limits
 from benchmark.suite import load_suite
 if __name__ == "__main__":
     root, cache, micro = Path(sys.argv[1]), Path(sys.argv[2]), load_suite(sys.argv[3])

@@ -114,7 +114,7 @@ def test_cuda_swap_hands_every_tensor_of_the_file_to_reload_weights(tmp_path):
 
 def test_the_gpu_grid_streams_its_merges_to_the_weights_of_merge_experts(tiny_suite, tmp_path):
     """On CUDA the grid hands the engine a streamed file instead of a state dict (the engine is not built here)."""
-    from benchmark.groundtruth.grid import GridRunner
+    from benchmark.groundtruth.runner import GridRunner
     from benchmark.groundtruth.jobs import Job
     from benchmark.merging import get_method, merge_experts
     from benchmark.store import JobStore

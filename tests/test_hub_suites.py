@@ -21,9 +21,9 @@ from safetensors.torch import load_file, save_file
 from benchmark.evaluation import EvalSettings, measure_base_accuracy
 from benchmark.groundtruth import JOB_PACK
 from benchmark.groundtruth.dataset import BUNDLED_ROOT
-from benchmark.groundtruth.grid import GridRunner
-from benchmark.groundtruth.plan import MEASURED_PARAMETERS, measured_cost_here, plan_suite
 from benchmark.groundtruth.jobs import Job, denominator_jobs, key_of, partner_groups
+from benchmark.groundtruth.plan import measured_cost_here, plan_suite
+from benchmark.groundtruth.runner import GridRunner
 from benchmark.merging import get_method
 from benchmark.store import JobStore
 from benchmark.suite import Suite, SuiteKind, all_suites, bundled_suites
@@ -80,7 +80,7 @@ def test_declared_file_errors_name_the_file_field_and_fix(tmp_path):
         read_declared(tmp_path)
     (tmp_path / DECLARED_FILE).write_text(text.replace("methods: [weight_avg,", "methods: [knots, weight_avg,"))
     with pytest.raises(DeclaredSuiteError, match=r"declared.yaml: field methods: no merge method 'knots'; registered"):
-        plan_suite(read_declared(tmp_path), measured_cost_here())
+        plan_suite(read_declared(tmp_path), measured_cost_here("smol"))
 
 
 def test_parameter_counts_match_real_models():
@@ -114,8 +114,9 @@ def test_dry_run_plans_jobs_bytes_and_gpu_hours_from_the_measured_cost():
     assert Architecture(vocab=smol.vocab_size, hidden=smol.hidden_size, intermediate=smol.intermediate_size,
                         layers=smol.num_hidden_layers, heads=smol.num_attention_heads,
                         kv_heads=smol.num_key_value_heads, tied_embeddings=smol.tie_word_embeddings,
-                        source="smol").parameters() == MEASURED_PARAMETERS
-    measured = measured_cost_here()
+                        source="smol").parameters() == 134_515_008  # SmolLM2-135M-Instruct
+    measured = measured_cost_here("smol")
+    assert measured.parameters == 134_515_008
     assert measured.jobs == len((BUNDLED_ROOT / "smol" / JOB_PACK).read_text().splitlines())
     assert measured.seconds_per_example > 0 and measured.fixed_seconds > 0
     plan = plan_suite(_declared("lots-of-loras-mistral7b"), measured)

@@ -19,11 +19,11 @@ from benchmark.publish.ranking import RULE
 from benchmark.publish.html import render_html
 from benchmark.tracks.columns import format_interval
 from benchmark.publish.results import transfer_board
+from benchmark.isolation import Limits, isolation
 from benchmark.predictors.metrics import DEMYSTIFYING_METRICS
 from benchmark.predictors.suites import load_prediction_suite
-from benchmark.sandbox import Limits, isolation
 from benchmark.store import JobStore
-from benchmark.submissions.schema import load_predictor
+from benchmark.submissions.loading import load_predictor
 from benchmark.tracks import Harness, TransferTrack, hidden_from_submissions, transfer_pending
 from benchmark.suite import find_suite
 

@@ -17,12 +17,13 @@ import ray.cloudpickle
 
 from benchmark.evaluation import EvalSettings
 from benchmark.groundtruth import TABLES, compute_ground_truth
-from benchmark.groundtruth.grid import GridRunner, grid_keys
+from benchmark.groundtruth.grid import grid_keys
 from benchmark.groundtruth.jobs import denominator_jobs, partner_groups
 from benchmark.groundtruth.ray_executor import GridFailed, RayOptions, fill_store_on_ray
+from benchmark.groundtruth.runner import GridRunner
+from benchmark.isolation import Limits
 from benchmark.merging import get_method
 from benchmark.publish.leaderboard import evaluate_on_ray
-from benchmark.sandbox import Limits
 from benchmark.store import JobStore
 from benchmark.submissions.methods import SubmittedMethod
 from benchmark.suite import find_suite

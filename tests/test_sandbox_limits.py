@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import benchmark
+from benchmark.isolation import Limits, isolation, process_tree, weakest
 from benchmark.predictors.suites import load_prediction_suite
-from benchmark.sandbox import Limits, isolation, process_tree, weakest
 from benchmark.store import JobStore
 from benchmark.submissions.methods import SubmittedMethod
 from benchmark.tracks import Harness, PredictorTrack, hidden_from_submissions

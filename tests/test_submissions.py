@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from benchmark.evaluation import EvalSettings
-from benchmark.groundtruth.grid import GridRunner
-from benchmark.store import JobStore
+from benchmark.groundtruth.runner import GridRunner
+from benchmark.isolation import Limits, isolation
 from benchmark.predictors.suites import load_prediction_suite
-from benchmark.suite import find_suite
-from benchmark.sandbox import Limits, isolation
+from benchmark.store import JobStore
 from benchmark.submissions import SubmissionError, read_submission
+from benchmark.suite import find_suite
 from benchmark.tracks import Harness, MethodTrack, PredictorTrack, hidden_from_submissions
 
 LIMITS = Limits(seconds=30, memory_mb=4096)

@@ -8,7 +8,7 @@ import typer
 
 from ..publish import build_leaderboard
 from ..publish.hub import publish_to_hub
-from ..sandbox import Limits
+from ..isolation import Limits
 from .common import ADDRESS_HELP, EXECUTOR_HELP, SUITE_HELP, _find, _ray_options, app, console
 
 

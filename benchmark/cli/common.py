@@ -7,6 +7,7 @@ import os
 import typer
 from rich.console import Console
 
+from ..groundtruth.ray_executor import EXECUTORS, RayOptions
 from ..suite import ManifestError, ResultSuiteError, SuiteKind, SuiteNotFound, find_suite
 
 app = typer.Typer(help="willitmerge: a benchmark and leaderboard for model mergeability.", no_args_is_help=True)
@@ -50,8 +51,6 @@ ADDRESS_HELP = "with --executor ray: the cluster to join (e.g. auto, or ray://HO
 
 def _ray_options(executor: str, address: str | None, actors: int | None):
     """The Ray executor's options, None for the local one; exit 2 on an unknown executor or a stray --address."""
-    from ..groundtruth.ray_executor import EXECUTORS, RayOptions
-
     if executor not in EXECUTORS:
         console.print(f"[red]error:[/red] --executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
         raise typer.Exit(2)

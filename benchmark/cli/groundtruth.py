@@ -7,6 +7,12 @@ from pathlib import Path
 
 import typer
 
+from ..evaluation import BACKENDS, DEFAULT_BACKEND, DEVICES, EvalSettings, placed, select_device
+from ..groundtruth import (DEFAULT_METHODS, JOB_PACK, compute_ground_truth, fetch_ground_truth, ground_truth_dir,
+                           signal_table)
+from ..groundtruth.ray_executor import GridFailed
+from ..merging import get_method
+from ..store import default_cache
 from .common import ADDRESS_HELP, EXECUTOR_HELP, SUITE_HELP, _load, _ray_options, app, console
 
 
@@ -31,12 +37,6 @@ def groundtruth(
                                                   "(README: GPU)"),
 ) -> None:
     """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
-    from ..evaluation import BACKENDS, DEFAULT_BACKEND, DEVICES, EvalSettings, placed, select_device
-    from ..groundtruth import DEFAULT_METHODS, JOB_PACK, compute_ground_truth, ground_truth_dir, signal_table
-    from ..groundtruth.ray_executor import GridFailed
-    from ..merging import get_method
-    from ..store import default_cache
-
     the_suite = _load(suite)
     ray = _ray_options(executor, address, jobs)
     backend = backend or DEFAULT_BACKEND
@@ -76,8 +76,6 @@ def groundtruth(
 def download(repo_id: str = typer.Argument(..., help="Hub dataset repo holding a willitmerge ground truth"),
              revision: str = typer.Option(None, "--revision", help="pin a revision (commit sha or tag)")) -> None:
     """Download a Hub-hosted ground truth (the bundled `tiny` one needs no download)."""
-    from ..groundtruth import fetch_ground_truth
-
     try:
         path = fetch_ground_truth(repo_id, revision)
     except ConnectionError as err:

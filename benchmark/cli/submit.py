@@ -10,7 +10,6 @@ from rich.table import Table
 
 from ..predictors.suites import load_prediction_suite
 from ..publish.results import board
-from ..sandbox import SubmissionFailed
 from ..scoring.records import dump
 from ..store import default_cache
 from ..submissions import MethodSubmission, SubmissionError, check_submission
@@ -115,15 +114,14 @@ def _table(title: str, spec, rows) -> Table:
 def _method_merges(path: Path, suite_spec, harness: Harness, as_json: bool) -> None:
     """One pair merged by every candidate in the sandbox, the weights checked (the method track's `check`)."""
     with MethodTrack.on(harness, suite_spec) as track:
-        try:
-            checked = track.check(path)
-        except SubmissionFailed as err:
-            console.print(f"[red]failed:[/red] {err}")
-            raise typer.Exit(1) from err
+        checked, failure = track.check(path)
     pair = track.opened.manifest.pairs[0]
     for candidate, cost in checked:
         console.print(f"{candidate.name} {dict(candidate.params) or ''}: merged {pair.id} in the sandbox in "
                       f"{cost.seconds:.2f} s (peak {cost.peak_rss_mb:.0f} MB); weights check out")
+    if failure is not None:
+        console.print(f"[red]failed:[/red] {failure}")
+        raise typer.Exit(1)
     console.print(f"spec: {json.dumps(checked[0][0].spec())}; run `willitmerge submit check --full` or "
                   "`willitmerge leaderboard` to score every pair")
 

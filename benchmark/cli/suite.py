@@ -8,9 +8,19 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from ..evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings, measure_base_accuracy
+from ..groundtruth.plan import measured_cost_here, plan_suite
+from ..predictors.suites import compute_metric_pack
+from ..store import default_cache
 from ..suite import SuiteKind, all_suites
 from ..suite.build.declared import DeclaredSuiteError, declared_suites, find_declared
-from ..suite.build.recipe import RECIPES
+from ..suite.build.fetch import LOCK_FILE, fetch_declared, suite_cache
+from ..suite.build.importer import SuiteImportError, import_suite
+from ..suite.build.pretrained import build_pretrained_suite
+from ..suite.build.recipe import RECIPES, PretrainedSuiteRecipe
+from ..suite.build.scratch import build_suite
+from ..suite.build.vocab import VocabMismatch
+from ..suite.manifest import Prompting
 from .common import SUITE_HELP, _find, app, console
 
 suite_app = typer.Typer(help="List, inspect, verify and build suites of experts.", no_args_is_help=True)
@@ -62,18 +72,16 @@ def _declared(name: str):
 def suite_fetch(name: str = typer.Argument(..., help="a declared suite (`willitmerge suite list`) or its folder"),
                 dry_run: bool = typer.Option(False, "--dry-run", help="print the job plan, the bytes to download and "
                                              "the GPU-hours expected; download nothing"),
-                cache: Path = typer.Option(None, "--cache", help="cache folder (default: ~/.cache/willitmerge)")
+                cache: Path = typer.Option(None, "--cache", help="cache folder (default: ~/.cache/willitmerge)"),
+                measured_on: str = typer.Option("smol", "--measured-on", help="with --dry-run: the bundled suite whose "
+                                                "committed ground truth's job timings fit the cost model")
                 ) -> None:
     """Download a declared suite's base and experts from the Hugging Face Hub, verify them and lock
     their revisions and sha256 (the first fetch resolves what the suite leaves open)."""
-    from ..store import default_cache
-    from ..suite.build.fetch import LOCK_FILE, fetch_declared, suite_cache
-    from ..groundtruth.plan import measured_cost_here, plan_suite
-
     spec = _declared(name)
     if dry_run:
         try:
-            lines = plan_suite(spec, measured_cost_here()).lines
+            lines = plan_suite(spec, measured_cost_here(measured_on)).lines
         except DeclaredSuiteError as err:
             console.print(f"error: {err}", markup=False)
             raise typer.Exit(2) from err
@@ -108,11 +116,6 @@ def suite_import(out: Path = typer.Option(..., "--out", help="a new folder for t
                  backend: str = typer.Option(None, "--backend", help="vllm or hf, to measure the base's accuracy on "
                                              "each task; default: the faster one here")) -> None:
     """Make a suite of your own local models; every command (verify, groundtruth, submit) then takes its folder."""
-    from ..evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings, measure_base_accuracy
-    from ..suite.build.importer import SuiteImportError, import_suite
-    from ..suite.manifest import Prompting
-    from ..suite.build.vocab import VocabMismatch
-
     if (backend or DEFAULT_BACKEND) not in BACKENDS:
         console.print(f"[red]error:[/red] --backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         raise typer.Exit(2)
@@ -213,10 +216,6 @@ def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(R
                                          "replaces it; a pretrained-base build resumes in it)"),
                 quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Build a suite from its recipe (deterministic on one machine)."""
-    from ..suite.build.scratch import build_suite
-    from ..suite.build.pretrained import build_pretrained_suite
-    from ..suite.build.recipe import PretrainedSuiteRecipe
-
     if name not in RECIPES:
         console.print(f"[red]error:[/red] no recipe {name!r}; recipes: {', '.join(RECIPES)}")
         raise typer.Exit(2)
@@ -235,8 +234,6 @@ def suite_metrics(name: str = typer.Argument(..., help=SUITE_HELP),
                   quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Compute a bundled suite's pair and expert metrics (the predictor track's inputs) and write its
     committed metric pack (resumable: written every few minutes and when stopped)."""
-    from ..predictors.suites import compute_metric_pack
-
     try:
         pack = compute_metric_pack(_find(name).root, cache, show_progress=not quiet)
     except ValueError as err:

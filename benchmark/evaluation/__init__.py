@@ -2,7 +2,8 @@
 
 from .base_accuracy import measure_base_accuracy
 from .cuda import open_engine, placed, select_device
-from .engine import BACKENDS, DEFAULT_BACKEND, DEVICES, Engine, EvalSettings, TaskScore
+from .engine import BACKENDS, DEFAULT_BACKEND, DEVICES, Engine, TaskScore
+from .settings import EvalSettings
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEVICES", "Engine", "EvalSettings", "TaskScore", "measure_base_accuracy",
            "open_engine", "placed", "select_device"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..suite.manifest import Manifest, write_manifest
 from ..suite.suite import Suite
 from .cuda import open_engine
-from .engine import EvalSettings
+from .settings import EvalSettings
 
 
 def measure_base_accuracy(root: Path, settings: EvalSettings | None = None) -> Manifest:

@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
@@ -24,8 +25,11 @@ from ..merging.merge import suite_context
 from ..provenance import library_versions
 from ..suite import Suite
 from ..suite.suite import StateDict
-from .engine import MAX_MODEL_LEN, Backend, Device, Engine, EvalSettings
+from .engine import MAX_MODEL_LEN, Backend, Device, Engine
 from .worker_extension import CudaWeightSwapExtension
+
+if TYPE_CHECKING:  # only annotations name the settings: their key covers this module's code
+    from .settings import EvalSettings
 
 # The weights may take at most this share of one GPU's memory; the rest holds vLLM's KV cache,
 # activations and CUDA graphs. Mistral-7B in bf16 (14.5 GB) fits one 40 GB GPU, takes 2 of 24 GB.

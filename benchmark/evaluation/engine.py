@@ -15,21 +15,21 @@ import math
 import os
 import random
 import tempfile
-from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from ..provenance import code_fingerprint, library_versions
 from ..suite import Suite
 from ..suite.lm_eval_tasks import lm_eval_task_name
 from ..suite.suite import StateDict
 from . import vllm_compat
-from .worker_extension import WeightSwapExtension
+
+if TYPE_CHECKING:  # only annotations name the settings: their key covers this module's code
+    from .settings import EvalSettings
 
 Backend = Literal["vllm", "hf"]
 BACKENDS: tuple[Backend, ...] = ("vllm", "hf")
@@ -40,48 +40,6 @@ DEFAULT_BACKEND: Backend = "hf"
 MAX_MODEL_LEN = 512
 Device = Literal["cpu", "cuda"]
 DEVICES: tuple[Device, ...] = ("cpu", "cuda")
-# Settings added for GPUs, with their CPU values: left out of the fingerprint at those values,
-# so every result computed on CPU before they existed keeps its key.
-GPU_SETTINGS = {"device": "cpu", "tensor_parallel_size": 1}
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """Everything about an evaluation that can change a score; recorded with every result."""
-
-    backend: Backend = DEFAULT_BACKEND
-    batch_size: int = 512
-    limit: int | None = None
-    dev_limit: int | None = 100
-    seed: int = 1234
-    # torch.compile buys nothing measurable for a 1M-parameter model on CPU and costs ~15 s per start.
-    vllm_eager: bool = True
-    # A GPU's kernels round differently from a CPU's, and so does a model split over GPUs: both are
-    # part of a result's key. `benchmark.evaluation.cuda.placed` chooses them for a machine.
-    device: Device = "cpu"
-    tensor_parallel_size: int = 1
-
-    def __post_init__(self):
-        if self.device not in DEVICES:
-            raise ValueError(f"evaluation setting `device` is {self.device!r}; choose one of {DEVICES}")
-        if self.tensor_parallel_size != 1 and (self.device, self.backend) != ("cuda", "vllm"):
-            raise ValueError(f"evaluation setting `tensor_parallel_size` is {self.tensor_parallel_size}, which only "
-                             f"the vllm backend on cuda supports; set it to 1 here")
-
-    def fingerprint(self) -> dict:
-        """The settings, the evaluation code (engine, task YAMLs, weight swap) and the libraries that score."""
-        libraries = {"lm_eval": version("lm-eval"), "torch": torch.__version__,
-                     "transformers": version("transformers")} | library_versions("safetensors")
-        if self.backend == "vllm":
-            libraries["vllm"] = vllm_compat.vllm_version()
-        if self.device == "cpu":
-            code = code_fingerprint(Engine, Suite.lm_eval_task_dir, WeightSwapExtension)
-        else:
-            from .cuda import CUDA_EVALUATION_CODE
-
-            code = code_fingerprint(*CUDA_EVALUATION_CODE)
-        settings = {k: v for k, v in asdict(self).items() if k not in GPU_SETTINGS or v != GPU_SETTINGS[k]}
-        return settings | {"libraries": libraries, "code": code}
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,16 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..evaluation import Engine, EvalSettings, TaskScore, open_engine
-from ..evaluation.cuda import streamed_merge
-from ..merging import merge_experts
+from ..evaluation import EvalSettings, TaskScore
 from ..store import CHECKPOINT_SECONDS, JobStore
-from ..suite import Suite
+from ..suite import Suite, load_suite
 from ..suite.suite import StateDict
-from .jobs import Job, Method, PartnerGroup, denominator_jobs, key_of
-
-if TYPE_CHECKING:
-    from .ray_executor import RayOptions
+from .jobs import Job, Method, PartnerGroup, count_jobs, denominator_jobs, key_of
+from .ray_executor import RayOptions, fill_store_on_ray
+from .runner import GridRunner, choose_candidate
 
 
 @dataclass(frozen=True)
@@ -43,62 +39,6 @@ class MergeOutcome:
     group: bool = False
 
 
-def _record(job: Job, scores: dict[str, TaskScore], seconds: float) -> dict:
-    return {"kind": job.kind, "experts": list(job.experts), "split": job.split, "seconds": round(seconds, 3),
-            "method": job.method.spec()["method"] if job.method else None,
-            "scores": {t: {"accuracy": s.accuracy, "stderr": s.stderr, "n": s.n,
-                           "correct": "".join(map(str, s.correct))} for t, s in scores.items()}}
-
-
-def scores_of(record: dict) -> dict[str, TaskScore]:
-    return {t: TaskScore(t, s["accuracy"], s["stderr"], s["n"], tuple(int(c) for c in s["correct"]))
-            for t, s in record["scores"].items()}
-
-
-class GridRunner:
-    """Runs jobs through one engine (created only if some job is not cached yet); without a store it only
-    computes (`compute`), as a Ray actor does for the driver that stores."""
-
-    def __init__(self, suite: Suite, settings: EvalSettings, store: JobStore | None):
-        self.suite, self.settings, self.store = suite, settings, store
-        self._engine: Engine | None = None
-        self.computed = 0
-
-    def result(self, job: Job, make_state: Callable[[], StateDict] | None = None) -> dict[str, TaskScore]:
-        """The job's scores from the cache, else computed; `make_state` supplies weights the grid
-        cannot make itself (a sandboxed submission's merge) and is only called on a cache miss."""
-        key = key_of(job, self.suite, self.settings)
-        record = self.store.get(key)
-        if record is None:
-            self.store.put(key, self.compute(job, make_state))
-            record = self.store.get(key)
-        return scores_of(record)
-
-    def compute(self, job: Job, make_state: Callable[[], StateDict] | None = None) -> dict:
-        """The job's record, evaluated now whatever the cache holds (a Ray actor computes, the driver stores)."""
-        started = time.perf_counter()
-        state = make_state() if make_state is not None else self._state(job)
-        if self._engine is None:
-            self._engine = open_engine(self.suite, self.settings)
-        scores = self._engine.evaluate(list(job.tasks), state, split=job.split)
-        self.computed += 1
-        return _record(job, scores, time.perf_counter() - started)
-
-    def _state(self, job: Job):
-        if job.kind == "base":
-            return self.suite.base_state_dict()
-        if job.kind == "expert":
-            return self.suite.expert_state_dict(job.experts[0])
-        if self.settings.device == "cuda" and not hasattr(job.method, "merge_folders"):
-            return streamed_merge(self.suite, job.method, list(job.experts))
-        return merge_experts(self.suite, job.method, list(job.experts))
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-
-
-# A long grid writes what it has finished this often (see `compute_ground_truth`'s pack).
 # (candidate, expert ids) -> merged weights, for merges the grid does not compute itself
 Supply = Callable[[Method, tuple[str, ...]], StateDict]
 
@@ -116,17 +56,6 @@ def grid_keys(suite: Suite, methods: list[Method], settings: EvalSettings, group
                     keys.append(key_of(Job("tune", experts, tasks, candidate, split="dev"), suite, settings))
                 keys.append(key_of(Job("merge", experts, tasks, candidate), suite, settings))
     return keys
-
-
-def count_jobs(suite: Suite, methods: list[Method], groups: list[PartnerGroup] = ()) -> int:
-    per_unit = sum(len(m.candidates()) + (1 if len(m.candidates()) > 1 else 0) for m in methods)
-    return len(denominator_jobs(suite)) + (len(suite.manifest.pairs) + len(groups)) * per_unit
-
-
-def choose_candidate(candidates: list[Method], dev: list[dict[str, TaskScore]]) -> Method:
-    """Dev tuning's choice: the best mean dev accuracy over the experts' tasks, the first on ties."""
-    means = [sum(s.accuracy for s in scores.values()) / len(scores) for scores in dev]
-    return candidates[means.index(max(means))]
 
 
 def evaluate_merge(runner: GridRunner, unit_id: str, experts: tuple[str, ...], method: Method,
@@ -194,8 +123,6 @@ def _exit_with_parent(parent: int) -> None:
 def _work_shard(suite_root: str, methods: list[Method], settings: EvalSettings, store_root: str,
                 shard: int, shards: int, parent: int, groups: list[PartnerGroup], packs: tuple) -> None:
     """A worker process: compute (and store) every shard-th unit on its own engine."""
-    from ..suite import load_suite
-
     import torch
 
     _exit_with_parent(parent)
@@ -234,7 +161,7 @@ def _run_parallel(suite: Suite, methods: list[Method], settings: EvalSettings, s
 
 def run_grid(suite: Suite, methods: list[Method], settings: EvalSettings, store: JobStore,
              show_progress: bool = True, jobs: int = 1, groups: list[PartnerGroup] = (),
-             checkpoint: Callable[[], None] = lambda: None, ray: "RayOptions | None" = None
+             checkpoint: Callable[[], None] = lambda: None, ray: RayOptions | None = None
              ) -> tuple[dict[tuple[str, ...], dict[str, TaskScore]], list[MergeOutcome]]:
     """Denominators keyed by () for the base and (expert,) per expert, and one outcome per (pair, method)
     and per (partner group, method). `checkpoint` is called every CHECKPOINT_SECONDS of computing.
@@ -243,8 +170,6 @@ def run_grid(suite: Suite, methods: list[Method], settings: EvalSettings, store:
     an engine each do. The tables are then assembled here from the cache, whoever computed it.
     """
     if ray is not None:
-        from .ray_executor import fill_store_on_ray
-
         fill_store_on_ray(suite, methods, settings, store, ray, groups, show_progress=show_progress,
                           checkpoint=checkpoint)
     elif jobs > 1:

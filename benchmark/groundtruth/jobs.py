@@ -21,7 +21,10 @@ from ..suite.suite import WEIGHT_LOADING
 
 
 class Method(Protocol):
-    """Anything the grid can merge with: a registered method, a mergekit template, a submission."""
+    """Anything the grid can merge with: a registered method, a mergekit template, a submission.
+
+    A method that merges whole model folders (a mergekit template) also has the capability
+    `benchmark.merging.FolderMerger`: the grid then merges it from folders, never streamed."""
 
     libraries: tuple[str, ...]
 
@@ -57,6 +60,12 @@ def key_of(job: Job, suite: Suite, settings: EvalSettings) -> str:
 def denominator_jobs(suite: Suite) -> list[Job]:
     tasks = tuple(t.id for t in suite.manifest.tasks)
     return [Job("base", (), tasks)] + [Job("expert", (e.id,), tasks) for e in suite.manifest.experts]
+
+
+
+def count_jobs(suite: Suite, methods: list[Method], groups: list[PartnerGroup] = ()) -> int:
+    per_unit = sum(len(m.candidates()) + (1 if len(m.candidates()) > 1 else 0) for m in methods)
+    return len(denominator_jobs(suite)) + (len(suite.manifest.pairs) + len(groups)) * per_unit
 
 
 # Will-it-Merge's per-update target S(Δi): each of N rounds merges every expert with M = T − 1

@@ -1,10 +1,11 @@
 """What a declared suite will cost before anything is downloaded: the job plan, the bytes, the GPU-hours.
 
-The job plan is the grid's own count (`benchmark.groundtruth.grid.count_jobs`) on the declared
+The job plan is the grid's own count (`benchmark.groundtruth.jobs.count_jobs`) on the declared
 experts and pairs. Bytes are derived from the architecture (parameters × dtype size), never
-guessed file sizes. Compute comes from a cost model measured on the committed `smol` ground
-truth (a least-squares fit of seconds = fixed + per-example × examples over its jobs) and scaled
-to the declared model by stated assumptions, which the plan prints with its numbers.
+guessed file sizes. Compute comes from a cost model measured on a bundled suite's committed ground
+truth (`smol` by the CLI's default; a least-squares fit of seconds = fixed + per-example × examples
+over its jobs) and scaled to the declared model by stated assumptions, which the plan prints with
+its numbers.
 """
 
 from __future__ import annotations
@@ -15,18 +16,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from transformers import LlamaConfig
 
 from ..merging import get_method
-from ..suite.build.declared import DTYPE_BYTES, DeclaredSpec, DeclaredSuiteError
+from ..suite.build.declared import DTYPE_BYTES, Architecture, DeclaredSpec, DeclaredSuiteError
 from ..suite.registry import load_suite
 from .dataset import BUNDLED_ROOT
-from .grid import count_jobs
-from .jobs import partner_groups
+from .jobs import count_jobs, partner_groups
 
-MEASURED_SUITE = "smol"
-# SmolLM2-135M-Instruct (vocab 49152, hidden 576, FFN 1536, 30 layers, 9/3 heads, tied): `Architecture.parameters`
-# of the config.json in the smol suite's tokenizer folder (tests/test_hub_suites.py checks it)
-MEASURED_PARAMETERS = 134_515_008
 # Stated GPU assumptions (not measured: no GPU here). A100-80GB dense bf16 peak is 312 TFLOP/s;
 # batched greedy generation on vLLM is assumed to sustain a quarter of it.
 GPU_NAME = "A100-80GB"
@@ -41,6 +38,8 @@ DEV_EXAMPLES = 100  # EvalSettings.dev_limit: tuning jobs score at most this man
 class MeasuredCost:
     """seconds = fixed + per_example × examples, fitted over the measured suite's jobs on this machine."""
 
+    suite: str
+    parameters: int
     jobs: int
     fixed_seconds: float
     seconds_per_example: float
@@ -49,15 +48,26 @@ class MeasuredCost:
     @property
     def flops_per_second(self) -> float:
         """This machine's effective rate: 2 FLOPs per parameter per token."""
-        return 2 * MEASURED_PARAMETERS * self.tokens_per_example / self.seconds_per_example
+        return 2 * self.parameters * self.tokens_per_example / self.seconds_per_example
 
 
-def measure_cost(ground_truth: Path, tokens_per_example: float) -> MeasuredCost:
+def measure_cost(ground_truth: Path, suite) -> MeasuredCost:
+    """The fit over the seconds each job of `suite`'s committed ground truth (in `ground_truth`) recorded."""
     records = [json.loads(line)["record"] for line in (ground_truth / "jobs.jsonl").read_text().splitlines()]
     examples = np.array([sum(s["n"] for s in r["scores"].values()) for r in records], dtype=float)
     seconds = np.array([r["seconds"] for r in records])
     slope, intercept = np.polyfit(examples, seconds, 1)
-    return MeasuredCost(len(records), float(intercept), float(slope), tokens_per_example)
+    return MeasuredCost(suite.name, measured_parameters(suite), len(records), float(intercept), float(slope),
+                        measured_tokens_per_example(suite))
+
+
+def measured_parameters(suite) -> int:
+    """The suite's base parameter count (`Architecture.parameters`) from the config.json its tokenizer
+    folder carries, so the cost model never needs the base's weights."""
+    c = LlamaConfig.from_pretrained(str(suite.root / suite.manifest.tokenizer))
+    return Architecture(vocab=c.vocab_size, hidden=c.hidden_size, intermediate=c.intermediate_size,
+                        layers=c.num_hidden_layers, heads=c.num_attention_heads, kv_heads=c.num_key_value_heads,
+                        tied_embeddings=c.tie_word_embeddings, source=f"{suite.name}'s config.json").parameters()
 
 
 def measured_tokens_per_example(suite) -> float:
@@ -129,7 +139,7 @@ def plan_suite(spec: DeclaredSpec, measured: MeasuredCost) -> Plan:
     compute_seconds = examples * tokens * 2 * params / gpu_rate
     load_seconds = jobs * 2 * base_bytes / LOAD_BYTES_PER_SECOND
     gpu_hours = (compute_seconds + load_seconds) / 3600
-    cpu_seconds_per_example = measured.seconds_per_example * (params / MEASURED_PARAMETERS) * (
+    cpu_seconds_per_example = measured.seconds_per_example * (params / measured.parameters) * (
         tokens / measured.tokens_per_example)
     lines = [
         f"suite {s.name} v{s.version}: {len(s.experts)} experts on {len(s.tasks)} tasks, base {s.base.repo}",
@@ -141,8 +151,8 @@ def plan_suite(spec: DeclaredSpec, measured: MeasuredCost) -> Plan:
         f"GPU-hours: {gpu_hours:,.1f} on one {GPU_NAME} GPU ({compute_seconds / 3600:,.1f} h scoring + "
         f"{load_seconds / 3600:,.1f} h moving weights)",
         "cost model:",
-        f"  measured here: {measured.jobs} jobs of the committed {MEASURED_SUITE} ground truth "
-        f"({MEASURED_PARAMETERS / 1e6:.1f}M parameters, vLLM on 2 CPU cores, bf16) fit "
+        f"  measured here: {measured.jobs} jobs of the committed {measured.suite} ground truth "
+        f"({measured.parameters / 1e6:.1f}M parameters, vLLM on 2 CPU cores, bf16) fit "
         f"seconds = {measured.fixed_seconds:.2f} + {measured.seconds_per_example * 1e3:.2f} ms × examples; "
         f"at {measured.tokens_per_example:.1f} tokens per example (mean prompt + generation cap) this machine runs "
         f"{measured.flops_per_second / 1e9:.1f} GFLOP/s effective (vLLM's prefix cache reuses shared prompt "
@@ -161,7 +171,6 @@ def plan_suite(spec: DeclaredSpec, measured: MeasuredCost) -> Plan:
                 examples, base_bytes, expert_bytes, gpu_hours, lines)
 
 
-def measured_cost_here() -> MeasuredCost:
-    """The cost model from the bundled measured suite and its committed ground truth."""
-
-    return measure_cost(BUNDLED_ROOT / MEASURED_SUITE, measured_tokens_per_example(load_suite(MEASURED_SUITE)))
+def measured_cost_here(suite_name: str) -> MeasuredCost:
+    """The cost model from a bundled suite and its committed ground truth."""
+    return measure_cost(BUNDLED_ROOT / suite_name, load_suite(suite_name))

@@ -21,9 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..evaluation import EvalSettings, TaskScore
 from ..store import CHECKPOINT_SECONDS, JobStore
-from ..suite import Suite
-from .grid import GridRunner, choose_candidate, count_jobs, scores_of
-from .jobs import Job, Method, PartnerGroup, denominator_jobs, key_of
+from ..merging import merge_experts
+from ..suite import Suite, load_suite
+from .jobs import Job, Method, PartnerGroup, count_jobs, denominator_jobs, key_of
+from .runner import GridRunner, choose_candidate, scores_of
 
 EXECUTORS = ("local", "ray")
 PROBES = 60  # an actor that has not answered this many probes, a second apart, after dying is given up
@@ -82,8 +83,6 @@ class _GridActor:
     def __init__(self, suite_root: str, settings: EvalSettings, threads: int):
         import torch
 
-        from ..suite import load_suite
-
         torch.set_num_threads(threads)
         self.runner = GridRunner(load_suite(suite_root), settings, store=None)
 
@@ -92,8 +91,6 @@ class _GridActor:
 
     def compute(self, job: Job, merge_with: Method | None) -> dict:
         """The job's record; `merge_with` merges in place of the job's own method (which keys it)."""
-        from ..merging import merge_experts
-
         make = None if merge_with is None else (lambda: merge_experts(self.runner.suite, merge_with, list(job.experts)))
         return self.runner.compute(job, make)
 

@@ -56,6 +56,9 @@ def suite_context(suite, expert_ids: list[str]) -> MergeContext:
 def merge_experts(suite, method, expert_ids: list[str]) -> StateDict:
     """Merge suite experts in memory, tensor by tensor, or through model folders for methods that
     need them (a mergekit template has `merge_folders`)."""
+    # This function's code is part of every committed evaluation record's key, so it keeps asking
+    # `hasattr` until the issue "The methods practitioners use, scored in one forward pass", which
+    # changes every key anyway: the capability check (`isinstance(method, FolderMerger)`) moves here then.
     if hasattr(method, "merge_folders"):
         with tempfile.TemporaryDirectory(prefix="willitmerge-experts-") as scratch:
             folders = [suite.expert_folder(e, Path(scratch)) for e in expert_ids]

@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
+
+from ..suite.suite import StateDict
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,15 @@ class MergeMethod:
     def code_roots(self) -> tuple:
         """The code a merge with this method runs (see `benchmark.provenance`)."""
         return (type(self),)
+
+
+@runtime_checkable
+class FolderMerger(Protocol):
+    """The capability of a method that merges whole model folders (a mergekit template) rather than tensor
+    by tensor: the driver writes the experts out as folders for it, and its merge cannot be streamed.
+    Ask `isinstance(method, FolderMerger)`."""
+
+    def merge_folders(self, base_dir: Path, expert_dirs: list[Path]) -> StateDict: ...
 
 
 def expand_search_space(space: dict[str, Any]) -> list[dict[str, Any]]:

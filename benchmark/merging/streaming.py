@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 
 from .merge import merge, suite_context
-from .registry import MergeContext, MergeMethod
+from .registry import FolderMerger, MergeContext, MergeMethod
 
 # The torch dtype of each safetensors dtype name.
 DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -145,7 +145,7 @@ def suite_tensor_files(suite, expert_ids: list[str]) -> tuple[TensorFile, list[T
 
 def stream_merge_experts(suite, method: MergeMethod, expert_ids: list[str], out: Path) -> Path:
     """Merge suite experts into the transformers folder `out` (config copied from the base), streaming."""
-    if hasattr(method, "merge_folders"):
+    if isinstance(method, FolderMerger):
         raise ValueError(f"merge method {method.spec()['method']!r} runs through mergekit, which writes its own "
                          f"output folder tensor by tensor: run its template with `mergekit-yaml`")
     base, experts = suite_tensor_files(suite, expert_ids)

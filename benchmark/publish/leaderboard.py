@@ -20,14 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..evaluation import EvalSettings
 from ..groundtruth import JOB_PACK, ground_truth_dir, ground_truth_settings, resolve_ground_truth
-from ..groundtruth.grid import count_jobs
+from ..groundtruth.jobs import count_jobs
 from ..groundtruth.ray_executor import GridFailed, RayOptions, fill_store_on_ray
 from ..predictors.suites import load_prediction_suite
-from ..sandbox import Limits, isolation
+from ..isolation import Limits, isolation
 from ..store import checkpointing, default_cache, write_pack
 from ..submissions import discover
+from ..submissions.loading import load_method
 from ..submissions.methods import SubmittedMethod
-from ..submissions.schema import load_method
 from ..suite import Suite, SuiteSpec, bundled_suites, find_suite
 from ..tracks import Entry, Harness, MethodTrack, PredictorTrack, TransferTrack, transfer_pending
 from .html import render_html

@@ -1,8 +1,9 @@
 """Submissions: folders under `submissions/predictors/` and `submissions/methods/`, validated,
 then run in a sandboxed worker process each (see `benchmark.sandbox`)."""
 
-from .schema import (MethodSubmission, PredictorSubmission, SubmissionError, check_predictions_file, check_submission,
-                     discover, folder_sha256, load_method, load_predictor, read_submission)
+from .checks import check_predictions_file, check_submission
+from .loading import discover, folder_sha256, load_method, load_predictor
+from .schema import MethodSubmission, PredictorSubmission, SubmissionError, read_submission
 
 __all__ = ["MethodSubmission", "PredictorSubmission", "SubmissionError", "check_predictions_file", "check_submission",
            "discover", "folder_sha256", "load_method", "load_predictor", "read_submission"]

@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from ..merging import merge_experts
 from ..sandbox import serve
 from ..suite import load_suite
-from .schema import load_method
+from .loading import load_method
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..merging import METHODS, expand_search_space, get_method, load_mergekit_method
-from .schema import MethodSubmission, check_submission, folder_sha256, package_code_used
+from .checks import check_submission
+from .loading import folder_sha256, package_code_used
+from .schema import MethodSubmission
 
 
 @dataclass(frozen=True)

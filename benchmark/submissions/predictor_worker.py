@@ -19,7 +19,8 @@ import numpy as np
 from ..predictors.api import fit_if_supported
 from ..predictors.suites import load_prediction_suite
 from ..sandbox import serve
-from .schema import check_predictions_file, load_predictor
+from .checks import check_predictions_file
+from .loading import load_predictor
 
 
 def _floats(values) -> list[float | None]:

@@ -1,26 +1,18 @@
-"""What a submission folder holds: `submission.yaml` validated into a typed model, then loaded.
+"""What a submission folder holds: `submission.yaml`, read within bounds and validated into a typed model.
 
-Errors name the file, the field and the fix. Loading imports submission code, so only the
-sandboxed workers call `load_predictor` and `load_method`; the harness reads specs only.
+Errors name the file, the field and the fix. What else is checked before code runs is in `checks`;
+loading a submission's code (sandboxed workers only) is in `loading`.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import math
-import os
-import sys
-import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError, model_validator
 
@@ -28,10 +20,6 @@ SUBMISSION_FILE = "submission.yaml"
 # What the harness reads before any submission code runs is bounded, so no folder can stall it.
 MAX_YAML_BYTES = 64 * 1024
 MAX_YAML_NESTING = 8
-MAX_FOLDER_BYTES = 256 * 1024 ** 2
-MAX_FOLDER_FILES = 1000
-# Every candidate of a search space is merged and scored on dev for every pair.
-MAX_CANDIDATES = 32
 
 
 class SubmissionError(ValueError):
@@ -169,86 +157,7 @@ def read_submission_of_kind(folder: Path, kind: type[PredictorSubmission] | type
     return spec
 
 
-def _file_in(folder: Path, field: str, name: str) -> Path:
-    path = Path(folder) / name
-    if not path.resolve().is_relative_to(Path(folder).resolve()):
-        raise SubmissionError(f"{Path(folder) / SUBMISSION_FILE}: field `{field}`: {name} is outside the "
-                              "submission folder; name a file inside it")
-    if not path.is_file():
-        raise SubmissionError(f"{Path(folder) / SUBMISSION_FILE}: field `{field}`: no file {path}")
-    return path
-
-
-def _check_folder(folder: Path) -> None:
-    """Regular files only (a link could lead the harness's hashing anywhere), and a bounded size."""
-    folder = Path(folder)
-    if folder.is_symlink():
-        raise SubmissionError(f"{folder}: a symbolic link; a submission is a real folder, move it here")
-    count, size = 0, 0
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = Path(root) / name
-            if printable(name) != name:
-                raise SubmissionError(f"{printable(str(path))}: a file name that is not UTF-8; rename it")
-            if path.is_symlink():
-                raise SubmissionError(f"{path}: a symbolic link (to {os.readlink(path)}); submissions hold "
-                                      "regular files only, copy the file in")
-        for name in files:
-            count, size = count + 1, size + (Path(root) / name).stat().st_size
-        if count > MAX_FOLDER_FILES or size > MAX_FOLDER_BYTES:
-            raise SubmissionError(f"{folder}: more than {MAX_FOLDER_FILES} files or "
-                                  f"{MAX_FOLDER_BYTES // 1024 ** 2} MB; keep only what the submission runs")
-
-
-def _top_level_names(tree: ast.Module) -> set[str] | None:
-    """Names a module binds at its top level; None if a star import makes that unknowable."""
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any(alias.name == "*" for alias in node.names):
-                return None
-            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
-                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    return names
-
-
-def _check_entry_point(folder: Path, spec) -> None:
-    """The entry point exists, without running submission code: a file's syntax tree, or (trusted)
-    package code imported, its parameters checked against the class's signature."""
-    where = f"{Path(folder) / SUBMISSION_FILE}: field `entry_point`"
-    target, _, attr = spec.entry_point.partition(":")
-    if not attr or not target:
-        raise SubmissionError(f"{where}: {spec.entry_point!r} needs the form `file.py:Class` or "
-                              "`package.module:Class`")
-    if target.endswith(".py"):
-        path = _file_in(folder, "entry_point", target)
-        try:
-            tree = ast.parse(path.read_text(), str(path))
-        except (SyntaxError, ValueError) as err:  # ValueError: not UTF-8, or a null byte
-            raise SubmissionError(f"{path}: does not parse ({err}); fix it so `python {path.name}` runs") from err
-        names = _top_level_names(tree)
-        if names is not None and attr not in names:
-            raise SubmissionError(f"{where}: {target} defines no {attr!r}{did_you_mean(attr, names)}")
-        return
-    if target.split(".")[0] != "benchmark":  # another package's code is only imported in the sandbox
-        if importlib.util.find_spec(target.split(".")[0]) is None:
-            raise SubmissionError(f"{where}: no installed package {target.split('.')[0]!r}; install it or ship "
-                                  "the code in the folder as `file.py:Class`")
-        return
-    try:
-        module = importlib.import_module(target)
-    except ImportError as err:
-        raise SubmissionError(f"{where}: no module {target!r} ({err})") from err
-    if not hasattr(module, attr):
-        public = [n for n in vars(module) if not n.startswith("_")]
-        raise SubmissionError(f"{where}: {target} has no {attr!r}{did_you_mean(attr, public)}")
-    check_params(Path(folder) / SUBMISSION_FILE, "params", getattr(module, attr), {k: [v] for k, v in spec.params.items()})
-
-
+# check_params names types by `__name__`, so its key holds this module's name: it stays here.
 def check_params(where: Path, field: str, target, values: dict[str, list[Any]]) -> None:
     """Every key of `field` (`params` or `search_space`, in the file `where`) a keyword parameter of
     `target` (a class), every value (a list: a search space's candidates) of the type it annotates."""
@@ -280,180 +189,11 @@ def check_params(where: Path, field: str, target, values: dict[str, list[Any]]) 
                 break
 
 
-def known_suites(extra=()) -> set[str]:
-    """The suite names a submission may declare: bundled suites, buildable recipes, and `extra`."""
-    from ..suite import RECIPES, bundled_suites
-
-    return {s.name for s in bundled_suites()} | set(RECIPES) | set(extra)
-
-
-def check_submission(folder: Path, kind: type[PredictorSubmission] | type[MethodSubmission] | None = None,
-                     suites=()) -> PredictorSubmission | MethodSubmission:
-    """Everything the harness checks before running a submission, and the one place it is checked:
-    the leaderboard and `willitmerge submit check` both call this. Reads and parses, never runs
-    submission code; `suites` are suite names known besides the bundled ones and the recipes."""
-    folder = Path(folder)
-    where = folder / SUBMISSION_FILE
-    _check_folder(folder)
-    spec = read_submission(folder) if kind is None else read_submission_of_kind(folder, kind)
-    if spec.name != folder.name:
-        raise SubmissionError(f"{where}: field `name`: {spec.name!r} differs from its folder {folder.name!r}; "
-                              "rename one so they agree")
-    known = known_suites(suites)
-    for name in spec.suites:
-        if name not in known:
-            raise SubmissionError(f"{where}: field `suites`: no suite {name!r}{did_you_mean(name, known)}; "
-                                  f"known: {', '.join(sorted(known))}")
-    if getattr(spec, "predictions", None) is not None:
-        _file_in(folder, "predictions", spec.predictions)
-    if spec.entry_point is not None:
-        _check_entry_point(folder, spec)
-    if isinstance(spec, MethodSubmission):
-        _check_method(folder, spec)
-    return spec
-
-
-def _check_method(folder: Path, spec: MethodSubmission) -> None:
-    from ..merging import METHODS, load_mergekit_method
-    from ..merging.mergekit_adapter import MergekitTemplateError
-
-    where = folder / SUBMISSION_FILE
-    space = spec.search_space or {}
-    for key, candidates in space.items():
-        if not candidates:
-            raise SubmissionError(f"{where}: field `search_space.{key}`: no candidates; list at least one value")
-    count = math.prod(len(v) for v in space.values()) if space else 1
-    if count > MAX_CANDIDATES:
-        raise SubmissionError(f"{where}: field `search_space`: {count} candidates; at most {MAX_CANDIDATES} "
-                              "(each is merged and scored on dev for every pair)")
-    if spec.mergekit is not None:  # the harness names a mergekit method by its template: it must read
-        try:
-            load_mergekit_method(_file_in(folder, "mergekit", spec.mergekit), spec.name)
-        except (OSError, MergekitTemplateError) as err:
-            raise SubmissionError(f"{where}: field `mergekit`: {err}") from err
-    if spec.registry is None:
-        return
-    if spec.registry not in METHODS:
-        raise SubmissionError(f"{where}: field `registry`: no method {spec.registry!r}"
-                              f"{did_you_mean(spec.registry, METHODS)}; registered: {', '.join(sorted(METHODS))}")
-    cls = METHODS[spec.registry]
-    check_params(where, "params", cls, {k: [v] for k, v in spec.params.items()})
-    check_params(where, "search_space", cls, space)
-
-
-def folder_sha256(folder: Path) -> str:
-    """One hash over every file of a submission folder, so changed code never reuses a cached result."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def package_code_used(folder: Path, entry_point: str | None) -> tuple:
-    """The package functions and classes a submission runs besides its own files: a `benchmark.*` entry
-    point, and what its .py files take from `benchmark` (`from benchmark.x import f`, or a module
-    imported whole and used as `module.f`). Read from the syntax tree, never executed; only package
-    modules are imported. Its own files are covered by `folder_sha256`."""
-    names: list[tuple[str, str]] = []
-    target, _, attr = (entry_point or "").partition(":")
-    if target.split(".")[0] == "benchmark" and attr:
-        names.append((target, attr))
-    for path in sorted(Path(folder).rglob("*.py")):
-        try:
-            tree = ast.parse(path.read_text())
-        except (SyntaxError, ValueError):  # ValueError: not UTF-8, or a null byte
-            continue  # the sandboxed worker reports it if it imports the file
-        used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "benchmark":
-                names += [(node.module, alias.name) for alias in node.names]
-                names += [(f"{node.module}.{alias.name}", a) for alias in node.names for a in used]
-            elif isinstance(node, ast.Import):
-                names += [(alias.name, a) for alias in node.names if alias.name.split(".")[0] == "benchmark"
-                          for a in used]
-    found = []
-    for module, name in names:
-        try:
-            value = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            continue
-        if isinstance(value, (type, types.FunctionType)):
-            found.append(value)
-    return tuple(dict.fromkeys(found))
-
-
-def _import_entry_point(folder: Path, entry_point: str):
-    target, _, attr = entry_point.partition(":")
-    if not attr:
-        raise SubmissionError(f"{folder / SUBMISSION_FILE}: field `entry_point`: {entry_point!r} needs the form "
-                              "`file.py:Class` or `package.module:Class`")
-    if target.endswith(".py"):
-        file = (folder / target).resolve()
-        if not file.is_file():
-            raise SubmissionError(f"{folder / SUBMISSION_FILE}: field `entry_point`: no file {file}")
-        name = f"willitmerge_submission_{folder.name.replace('-', '_')}"
-        spec = importlib.util.spec_from_file_location(name, file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(target)
-    try:
-        return getattr(module, attr)
-    except AttributeError as err:
-        raise SubmissionError(f"{folder / SUBMISSION_FILE}: field `entry_point`: {target} has no {attr!r}") from err
-
-
-def load_predictor(folder: Path):
-    """The predictor object a submission folder describes."""
-    from ..predictors.zero_shot import PredictionsFile
-
-    spec = read_submission_of_kind(folder, PredictorSubmission)
-    if spec.predictions is not None:
-        path = _file_in(folder, "predictions", spec.predictions)
-        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        missing = {"pair_id", "method", "score"} - set(table.columns)
-        if missing:
-            raise SubmissionError(f"{path}: missing column(s) {sorted(missing)}; columns must be pair_id, method, score")
-        return spec, PredictionsFile(table)
-    cls = _import_entry_point(Path(folder), spec.entry_point)
-    try:
-        return spec, cls(**spec.params)
-    except TypeError as err:
-        raise SubmissionError(f"{folder / SUBMISSION_FILE}: field `params`: {err}") from err
-
-
-def load_method(folder: Path, params: dict[str, Any]):
-    """The merge method a submission folder describes, with `params` (one tuning candidate) applied."""
-    from ..merging import MergeMethod, get_method, load_mergekit_method
-
-    spec = read_submission_of_kind(folder, MethodSubmission)
-    where = Path(folder) / SUBMISSION_FILE
-    if spec.mergekit is not None:
-        return load_mergekit_method(_file_in(folder, "mergekit", spec.mergekit), spec.name)
-    if spec.registry is not None:
-        try:
-            return get_method(spec.registry, **params)
-        except (KeyError, TypeError) as err:
-            raise SubmissionError(f"{where}: field `registry`/`params`: {err.args[0]}") from err
-    cls = _import_entry_point(Path(folder), spec.entry_point)
-    if not (isinstance(cls, type) and issubclass(cls, MergeMethod)):
-        raise SubmissionError(f"{where}: field `entry_point`: {spec.entry_point} is not a "
-                              "benchmark.merging.MergeMethod subclass")
-    try:
-        return cls(**params)
-    except TypeError as err:
-        raise SubmissionError(f"{where}: field `params`: {err}") from err
-
-
-def check_predictions_file(predictor, suite) -> None:
-    """A predictions file must score exactly the suite's pairs (and only them)."""
-    known = {p.id for p in suite.pairs}
-    given = {pid for pid, _ in predictor.scores}
-    unknown = sorted(given - known)
-    if unknown:
-        raise SubmissionError(f"predictions name pairs not in suite {suite.name!r}, e.g. {unknown[0]!r}")
-
-
-def discover(root: Path, kind: Literal["predictors", "methods"] = "predictors") -> list[Path]:
-    return sorted(p.parent for p in (Path(root) / kind).glob(f"*/{SUBMISSION_FILE}"))
+def _file_in(folder: Path, field: str, name: str) -> Path:
+    path = Path(folder) / name
+    if not path.resolve().is_relative_to(Path(folder).resolve()):
+        raise SubmissionError(f"{Path(folder) / SUBMISSION_FILE}: field `{field}`: {name} is outside the "
+                              "submission folder; name a file inside it")
+    if not path.is_file():
+        raise SubmissionError(f"{Path(folder) / SUBMISSION_FILE}: field `{field}`: no file {path}")
+    return path

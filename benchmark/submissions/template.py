@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from .schema import SUBMISSION_FILE, SubmissionError, check_submission
+from .checks import check_submission
+from .schema import SUBMISSION_FILE, SubmissionError
 
 TRACKS = ("predictor", "method")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

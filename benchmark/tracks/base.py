@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..groundtruth.dataset import BUNDLED_ROOT
-from ..sandbox import Limits, SubmissionFailed
+from ..isolation import Limits
+from ..sandbox import SubmissionFailed
 from ..store import JobStore
-from ..submissions.schema import MethodSubmission, PredictorSubmission, SubmissionError, check_submission
+from ..submissions import MethodSubmission, PredictorSubmission, SubmissionError, check_submission
 from ..suite import Suite, SuiteSpec, bundled_suites
 from .entry import About, Entry, Provenance, TrackName
 

@@ -26,17 +26,19 @@ from safetensors.torch import load_file
 
 from ..evaluation import EvalSettings
 from ..groundtruth import ground_truth_settings
-from ..groundtruth.grid import GridRunner, grid_keys, run_units
+from ..groundtruth.grid import grid_keys, run_units
+from ..groundtruth.runner import GridRunner
 from ..groundtruth.targets import pair_row
 from ..merging import merge_provenance
 from ..provenance import code_fingerprint
-from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation, weakest
+from ..isolation import Limits, isolation, weakest
+from ..sandbox import SandboxedWorker, SubmissionFailed
 from ..scoring.methods import method_scores
 from ..scoring.records import TunedChoice
 from ..store import job_key
 from ..submissions import method_worker
 from ..submissions.methods import SubmittedMethod
-from ..submissions.schema import MethodSubmission
+from ..submissions import MethodSubmission
 from ..suite import Suite, SuiteSpec, load_suite
 from ..suite.suite import StateDict
 from .base import Harness, Track, suite_folders
@@ -169,15 +171,21 @@ class MethodTrack(Track):
         except Exception:  # noqa: BLE001 - a folder that does not load is not the reference; `run` says why
             return False
 
-    def check(self, folder: Path) -> list[tuple[SubmittedMethod, MergeCost]]:
-        """`submit check`'s quick look: one pair merged by every candidate in the sandbox, weights checked."""
+    def check(self, folder: Path) -> tuple[list[tuple[SubmittedMethod, MergeCost]], str | None]:
+        """`submit check`'s quick look: one pair merged by every candidate in the sandbox, weights checked;
+        the merges made, and why the next one failed (None when all passed)."""
         method = SubmittedMethod.from_folder(folder, self.known_suites())
         pair = self.opened.manifest.pairs[0]
         merger = SandboxedMerger(self.opened, self.harness.limits, list(self.harness.hidden))
+        merges = []
         try:
-            return [(c, merger.merge(c, (pair.expert_a, pair.expert_b))[1]) for c in method.candidates()]
+            for candidate in method.candidates():
+                merges.append((candidate, merger.merge(candidate, (pair.expert_a, pair.expert_b))[1]))
+        except SubmissionFailed as failure:
+            return merges, f"{failure.kind}: {failure.reason}"
         finally:
             merger.close()
+        return merges, None
 
     def compute(self, folder: Path, spec: MethodSubmission, entry: Entry) -> None:
         suite, store = self.opened, self.harness.store

@@ -26,11 +26,13 @@ from ..predictors.metrics.model import calibration_set
 from ..predictors.suites import PredictionSuite, load_prediction_suite, predictor_inputs
 from ..predictors.zero_shot import PredictionsFile
 from ..provenance import code_fingerprint, library_versions
-from ..sandbox import Limits, SandboxedWorker, SubmissionFailed, isolation
+from ..isolation import Limits, isolation
+from ..sandbox import SandboxedWorker, SubmissionFailed
 from ..store import job_key
 from ..submissions import predictor_worker
-from ..submissions.schema import (PredictorSubmission, SubmissionError, check_predictions_file, folder_sha256,
-                                  load_predictor, package_code_used)
+from ..submissions import (PredictorSubmission, SubmissionError, check_predictions_file, folder_sha256,
+                           load_predictor)
+from ..submissions.loading import package_code_used
 from ..suite import SuiteSpec
 from .base import Harness, Track, suite_folders
 from .entry import Entry, Plots, Samples, ScatterPlot

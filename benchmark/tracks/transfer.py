@@ -13,11 +13,12 @@ import numpy as np
 from ..groundtruth import resolve_ground_truth
 from ..predictors.suites import PredictionSuite, missing_metrics, predictor_inputs
 from ..provenance import library_versions
-from ..sandbox import SubmissionFailed, isolation
+from ..isolation import isolation
+from ..sandbox import SubmissionFailed
 from ..scoring.records import TransferScores
 from ..scoring.transfer import transfer_scores
 from ..store import job_key
-from ..submissions.schema import PredictorSubmission, folder_sha256
+from ..submissions import PredictorSubmission, folder_sha256
 from ..suite import SuiteSpec
 from .base import Harness, Track, suite_folders
 from .entry import Entry
