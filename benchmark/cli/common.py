@@ -39,7 +39,7 @@ def _find(name: str):
 def _load(name: str):
     """A suite with weights, or exit 2 naming why not."""
     spec = _find(name)
-    if spec.kind == SuiteKind.RESULTS:
+    if spec.kind is SuiteKind.RESULTS:
         console.print(f"[red]error:[/red] suite {spec.name!r} holds published results, not weights; this command "
                       "needs a suite with weights")
         raise typer.Exit(2)

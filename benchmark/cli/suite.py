@@ -145,7 +145,7 @@ def suite_info(name: str = typer.Argument("tiny", help=SUITE_HELP),
     """Tasks, experts, accuracies, pair count and size of a suite (for a result suite: its source,
     methods, metrics and pairs)."""
     spec = _find(name)
-    if spec.kind == SuiteKind.RESULTS:
+    if spec.kind is SuiteKind.RESULTS:
         return _result_suite_info(spec, as_json)
     suite = spec.open()
     summary = suite_summary(suite)
@@ -206,7 +206,7 @@ def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP)) -> None:
             console.print(f"[red]{spec.root}/{p}[/red]")
         console.print(f"[red]{len(problems)} problem(s)[/red]: restore the files (git checkout) or rebuild the suite")
         raise typer.Exit(1)
-    files = suite.manifest.files if spec.kind == SuiteKind.WEIGHTS else suite.spec.files
+    files = suite.manifest.files if spec.kind is SuiteKind.WEIGHTS else suite.spec.files
     console.print(f"{spec.name} v{spec.version}: all {len(files)} files match the checksums")
 
 

@@ -16,7 +16,7 @@ from rich.progress import Progress
 
 from ..groundtruth import load_ground_truth
 from ..store import checkpointing, default_cache, write_pack
-from ..suite import ResultSuite, Suite, SuiteSpec, find_suite
+from ..suite import ResultSuite, Suite, SuiteKind, SuiteSpec, find_suite
 from ..suite.registry import is_bundled
 from .api import ExpertHandle, Pair, Update
 from .metrics import MetricLibrary
@@ -106,7 +106,7 @@ def load_prediction_suite(name_or_path: str | Path, cache: Path | None = None, s
     a sandboxed predictor reads the metrics the harness computed before any submission ran."""
     spec = find_suite(name_or_path)
     suite = spec.open(with_results=with_targets)
-    if spec.kind == "results":  # SuiteKind.RESULTS, spelt as its string: this code is in committed predictor keys
+    if spec.kind is SuiteKind.RESULTS:
         pairs, methods, targets = _from_results(suite, with_targets, inputs)
         return PredictionSuite(spec.name, pairs, methods, targets, has_weights=False)
     pairs, methods, targets, updates, update_targets = _from_weights(spec, suite, Path(cache or default_cache()),

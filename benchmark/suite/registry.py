@@ -8,11 +8,6 @@ published merge results, no weights), `declared` (a base and experts named on th
 command opens, and each declares a spec: version, citation, the files that define it
 (fingerprinted by everything computed from it) and the files hidden from submissions; the last two
 are listed by `all_suites` so one can see what can be fetched or built.
-
-`SuiteSpec`, `find_suite`, `bundled_suites`, `load_suite` and what they call are part of the
-committed predictor cache keys (`benchmark.provenance` hashes their code): change them and every
-predictor is scored again. That is why `SuiteSpec.kind` holds the kind's string, which a
-`SuiteKind` member equals.
 """
 
 from __future__ import annotations
@@ -20,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
 
 from .build.declared import declared_suites
 from .build.recipe import RECIPES
@@ -52,7 +46,7 @@ class SuiteSpec:
     """What the registry knows of a suite without loading its weights or data."""
 
     name: str
-    kind: Literal["weights", "results"]
+    kind: SuiteKind  # WEIGHTS or RESULTS: the kinds a folder can be
     version: str
     citation: str
     root: Path
@@ -60,31 +54,31 @@ class SuiteSpec:
 
     def open(self, with_results: bool = True) -> Suite | ResultSuite:
         """The suite itself; `with_results=False` reads a result suite without its hidden targets."""
-        return Suite(self.root) if self.kind == "weights" else read_result_suite(self.root, with_results=with_results)
+        return Suite(self.root) if self.kind is SuiteKind.WEIGHTS else read_result_suite(self.root, with_results=with_results)
 
     def fingerprint_paths(self) -> list[Path]:
         """The files whose bytes define the suite's numbers (a weight suite's manifest lists every
         file's sha256; a result suite's two tables)."""
-        return [self.root / MANIFEST_NAME] if self.kind == "weights" else fingerprint_paths(self.root)
+        return [self.root / MANIFEST_NAME] if self.kind is SuiteKind.WEIGHTS else fingerprint_paths(self.root)
 
     def hidden_paths(self) -> list[Path]:
         """Files of the suite folder itself that submissions must not read (a weight suite's ground
         truth lives apart from it, see `benchmark.groundtruth.ground_truth_dir`)."""
-        return [] if self.kind == "weights" else hidden_paths(self.root, read_result_spec(self.root))
+        return [] if self.kind is SuiteKind.WEIGHTS else hidden_paths(self.root, read_result_spec(self.root))
 
     @property
     def has_weights(self) -> bool:
-        return self.kind == "weights"
+        return self.kind is SuiteKind.WEIGHTS
 
 
 def _spec_of(root: Path, bundled: bool) -> SuiteSpec | None:
     if (root / MANIFEST_NAME).is_file():
         suite = Suite(root)
-        return SuiteSpec(suite.name, "weights", suite.version,
+        return SuiteSpec(suite.name, SuiteKind.WEIGHTS, suite.version,
                          WEIGHT_SUITE_CITATION.format(name=suite.name, version=suite.version), suite.root, bundled)
     if is_result_suite(root):
         spec = read_result_spec(root)
-        return SuiteSpec(spec.name, "results", spec.version, spec.citation, root.resolve(), bundled)
+        return SuiteSpec(spec.name, SuiteKind.RESULTS, spec.version, spec.citation, root.resolve(), bundled)
     return None
 
 
@@ -109,7 +103,7 @@ def all_suites() -> list[SuiteEntry]:
     """Every suite the package knows, of every kind: the bundled ones, then the recipes not shipped
     built, then the declared ones, each group sorted by name."""
     bundled = bundled_suites()
-    entries = [SuiteEntry(s.name, SuiteKind(s.kind), s.version, _bundled_summary(s)) for s in bundled]
+    entries = [SuiteEntry(s.name, s.kind, s.version, _bundled_summary(s)) for s in bundled]
     entries += [SuiteEntry(name, SuiteKind.RECIPE, RECIPES[name].version,
                            f"recipe only (build with `willitmerge suite build {name} --out DIR`)")
                 for name in sorted(set(RECIPES) - {s.name for s in bundled})]
@@ -123,7 +117,7 @@ def _bundled_summary(spec: SuiteSpec) -> str:
     """Its kind and size: reads the manifest, or a result suite's pairs without its hidden targets."""
     suite = spec.open(with_results=False)
     size = (f"{len(suite.manifest.experts)} experts, {len(suite.manifest.pairs)} pairs"
-            if spec.kind == SuiteKind.WEIGHTS
+            if spec.kind is SuiteKind.WEIGHTS
             else f"{len(suite.pairs())} pairs, {len(suite.spec.methods)} methods, published results")
     return f"bundled {spec.kind}\t{size}"
 
@@ -156,7 +150,7 @@ def find_suite(name_or_path: str | Path) -> SuiteSpec:
 def load_suite(name_or_path: str | Path) -> Suite:
     """A suite with weights, by name or path (`find_suite(...).open()` for any kind)."""
     spec = find_suite(name_or_path)
-    if spec.kind != "weights":
+    if spec.kind is not SuiteKind.WEIGHTS:
         raise SuiteNotFound(f"suite {spec.name!r} holds published results, not weights; it serves the predictor "
                             "track only")
     return Suite(spec.root)
