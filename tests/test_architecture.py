@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from benchmark.suite import RECIPES, bundled_suites
-from benchmark.suite.declared import declared_suites
+from benchmark.suite.build.declared import declared_suites
 
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "benchmark"

@@ -106,7 +106,7 @@ def test_leaderboard_ranks_complete_entries_and_lists_the_rest(built, micro_suit
     for b in (methods, predictors):  # paired comparisons behind every rank
         ranked = [r for r in b.rows if r.rank is not None]
         assert len(b.comparisons) == len(ranked) * (len(ranked) - 1) // 2
-        assert ranked[0].to_above is None and all(r.to_above["name"] == above.name for above, r in zip(ranked, ranked[1:]))
+        assert ranked[0].to_above is None and all(r.to_above.name == above.name for above, r in zip(ranked, ranked[1:]))
         assert all(r.rank == 1 + len(r.beaten_by) for r in ranked)
         assert all(r.provenance for r in b.rows if r.status == "complete")
 
@@ -194,7 +194,7 @@ def test_page_renders_sorts_and_plots_in_chromium(built, browser):
     assert names()[-1] == "broken"
     complete_methods = sum(r.status == "complete" for r in methods.rows)
     assert len(browser.find_elements(By.CSS_SELECTOR, f"#cost-{methods.suite} circle.cost")) == complete_methods
-    tasks = {t for r in methods.rows for t in r.plots.get("task_na", {})}
+    tasks = {t for r in methods.rows for t in r.plots.task_na or {}}
     assert len(browser.find_elements(By.CSS_SELECTOR, "rect.heat")) == complete_methods * len(tasks)
     scatters = browser.find_elements(By.CSS_SELECTOR, f"#predictors-{predictors.suite} figure.scatter")
     assert len(scatters) == sum(r.status == "complete" for r in predictors.rows)
@@ -235,7 +235,7 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
     assert detail.get_attribute("open") is not None
     per_method = detail.find_elements(By.CSS_SELECTOR, "table.per-method tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in per_method] == sorted(l1.scores.methods)
-    assert l1.provenance["entry_key"] in detail.text
+    assert l1.provenance.entry_key in detail.text
     suite.select_by_value(methods.suite)
     track.select_by_value("methods")
     for name in ("weight-avg", "ta"):
@@ -245,4 +245,4 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
     tasks = [r.find_elements(By.TAG_NAME, "td")[0].text for r in weight_avg.find_elements(By.CSS_SELECTOR, "table.per-task tbody tr")]
     assert tasks == sorted(row.plots.task_na)
     assert row.isolation == isolation().tool and f"isolation\n{row.isolation}" in weight_avg.text  # recorded per entry
-    assert row.provenance["records_digest"] in weight_avg.text
+    assert row.provenance.records_digest in weight_avg.text
