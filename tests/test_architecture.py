@@ -24,8 +24,8 @@ LAYERS = ["seeding", "linalg", "provenance", "store", "hub", "isolation", "sandb
 MODULE_ORDER = {
     "benchmark.suite": ["manifest", "generation", "lm_eval_tasks", "pretrained_base", "suite", "results_suite",
                         "build", "registry", "__init__"],
-    "benchmark.suite.build": ["tasks", "vocab", "tokenizer", "lexicon", "recipe", "training", "declared", "fetch",
-                              "importer", "scratch", "pretrained", "__init__"],
+    "benchmark.suite.build": ["tasks", "vocab", "tokenizer", "lexicon", "lexicon_pool", "recipe", "training",
+                              "declared", "fetch", "importer", "scratch", "pretrained", "pool_accuracy", "__init__"],
     "benchmark.merging": ["registry", "methods", "mergekit_adapter", "merge", "streaming", "__init__"],
     "benchmark.evaluation": ["vllm_compat", "worker_extension", "engine", "cuda", "settings", "base_accuracy",
                              "__init__"],

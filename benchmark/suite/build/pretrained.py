@@ -28,7 +28,8 @@ from ..lm_eval_tasks import lm_eval_task_name, task_yaml
 from ..manifest import BuildInfo, ExpertEntry, Manifest, PairEntry, TaskEntry, file_entry, write_manifest
 from ..pretrained_base import ensure_base, gguf_path
 from ..suite import lora_deltas
-from .lexicon import LEXICON, Fact, check_pins
+from .lexicon import Fact, check_pins
+from .lexicon_pool import LEXICON_POOL
 from .recipe import ExpertRecipe, LexiconTaskRecipe, PretrainedSuiteRecipe
 from .scratch import BUILD_THREADS, accuracy_of, sort_adapter_modules, write_jsonl
 from .tokenizer import add_model_config
@@ -39,10 +40,11 @@ Example = tuple[str, str]
 
 
 class TaskSplits:
-    """One lexicon task's demonstrations and splits, as full prompts with their answers."""
+    """One lexicon task's demonstrations and splits, as full prompts with their answers; any family of
+    the pool, so a blind round splits its secret families as the published suite splits its own."""
 
     def __init__(self, recipe: LexiconTaskRecipe, suite: PretrainedSuiteRecipe):
-        self.recipe, self.task = recipe, LEXICON[recipe.name]
+        self.recipe, self.task = recipe, LEXICON_POOL[recipe.name]
         facts = self.task.facts()[: recipe.pool]
         random.Random(f"{suite.seed}:{recipe.name}").shuffle(facts)
         shots, p = suite.prompting.shots, suite.prompting
