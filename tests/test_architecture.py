@@ -25,7 +25,7 @@ MODULE_ORDER = {
     "benchmark.suite": ["manifest", "generation", "lm_eval_tasks", "pretrained_base", "suite", "results_suite",
                         "build", "registry", "__init__"],
     "benchmark.suite.build": ["tasks", "vocab", "tokenizer", "lexicon", "recipe", "training", "declared", "fetch",
-                              "importer", "scratch", "pretrained", "__init__"],
+                              "importer", "scratch", "on_base", "pretrained", "__init__"],
     "benchmark.merging": ["registry", "methods", "mergekit_adapter", "merge", "streaming", "__init__"],
     "benchmark.evaluation": ["vllm_compat", "worker_extension", "engine", "cuda", "settings", "base_accuracy",
                              "__init__"],
