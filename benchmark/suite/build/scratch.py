@@ -14,12 +14,16 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import peft
 import torch
 import transformers
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 from ..generation import encode, exact_match
 from ..lm_eval_tasks import lm_eval_task_name, task_yaml
@@ -30,6 +34,7 @@ from .tokenizer import add_model_config, build_tokenizer, save_tokenizer
 from .training import finetune, model_config, pretrain, truncate_lora
 
 BUILD_THREADS = 2
+REPLAY_BATCHES = 200
 
 
 class TaskData:
@@ -106,8 +111,9 @@ def sort_adapter_modules(adapter_dir: Path) -> None:
     path.write_text(json.dumps(config, indent=2, sort_keys=True))
 
 
-def build_suite(recipe: SuiteRecipe, out: Path, show_progress: bool = True) -> Manifest:
-    """Build into a temporary sibling folder, then move it to `out`, so a killed build leaves nothing half-written."""
+def build_atomically(out: Path, build: Callable[[Path, float], Manifest]) -> Manifest:
+    """Run `build(staging, started)` in a temporary sibling folder, then move it to `out`, so a killed
+    build leaves nothing half-written; torch runs deterministic at BUILD_THREADS so builds repeat."""
     started = time.perf_counter()
     torch.set_num_threads(BUILD_THREADS)
     torch.use_deterministic_algorithms(True)
@@ -115,7 +121,7 @@ def build_suite(recipe: SuiteRecipe, out: Path, show_progress: bool = True) -> M
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        manifest = _build_into(recipe, staging, show_progress, started)
+        manifest = build(staging, started)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -125,96 +131,155 @@ def build_suite(recipe: SuiteRecipe, out: Path, show_progress: bool = True) -> M
             shutil.rmtree(staging)
 
 
-def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: float) -> Manifest:
+def suite_tasks(recipe: SuiteRecipe) -> list[TaskData]:
+    """The recipe's tasks as every build of it draws them (one fact bank for all recall tasks)."""
     bank = FactBank.make(recipe.seed, recipe.fact_bank_size)
-    tasks = [TaskData(t, recipe.seed, bank) for t in recipe.tasks]
-    tokenizer = build_tokenizer()
-    config = model_config(recipe.model, tokenizer)
-    prompting = Prompting(max_new_tokens=recipe.max_new_tokens)
-    n_eval = (1 + len(recipe.experts)) * len(tasks) + len(tasks)
-    total = recipe.pretrain.steps + sum(e.steps for e in recipe.experts) + n_eval
+    return [TaskData(t, recipe.seed, bank) for t in recipe.tasks]
 
+
+def replay_rows(tokenizer: PreTrainedTokenizerBase, corpus: list[Example], batch_size: int, seq_len: int,
+                prompting: Prompting) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replay draws from the first REPLAY_BATCHES pretraining batches' rows, encoded with the fine-tuning
+    loss mask: a sample of what the base was taught, which keeps experts from forgetting it."""
+    return encode(tokenizer, corpus[: REPLAY_BATCHES * batch_size], prompting, answer_only=True, seq_len=seq_len)
+
+
+@contextmanager
+def progress_bar(title: str, total: int, show: bool) -> Iterator[tuple[Progress, TaskID]]:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  disable=not show_progress) as bar:
-        job = bar.add_task(f"building suite {recipe.name}", total=total)
-        advance = lambda n: bar.advance(job, n)  # noqa: E731
+                  disable=not show) as bar:
+        yield bar, bar.add_task(title, total=total)
 
-        task_entries_data = {}
-        for t in tasks:
-            splits = {}
+
+@dataclass
+class BuildSteps:
+    """The steps of a build on a character-level base, shared by a build from scratch and one on a
+    published base: task files, base and expert accuracies, experts, manifest."""
+
+    recipe: SuiteRecipe
+    root: Path
+    tasks: list[TaskData]
+    tokenizer: PreTrainedTokenizerBase
+    bar: Progress
+    job: TaskID
+
+    @property
+    def prompting(self) -> Prompting:
+        return Prompting(max_new_tokens=self.recipe.max_new_tokens)
+
+    @staticmethod
+    def work(recipe: SuiteRecipe) -> int:
+        """Progress units after pretraining: expert steps, two base evaluations and one per expert per task."""
+        return sum(e.steps for e in recipe.experts) + (2 + len(recipe.experts)) * len(recipe.tasks)
+
+    def advance(self, n: int) -> None:
+        self.bar.advance(self.job, n)
+
+    def status(self, text: str) -> None:
+        self.bar.update(self.job, description=text)
+
+    def write_tasks(self) -> None:
+        for t in self.tasks:
+            splits = self._splits(t)
             for split, rows in (("train", t.train), ("dev", t.dev), ("test", t.test)):
-                rel = f"tasks/{t.recipe.name}/{split}.jsonl"
-                write_jsonl(root / rel, rows)
-                splits[split] = rel
-            yaml_rel = f"tasks/{t.recipe.name}/{t.recipe.name}.yaml"
-            (root / yaml_rel).write_text(task_yaml(recipe.name, t.recipe.name, splits, prompting))
-            task_entries_data[t.recipe.name] = (splits, yaml_rel)
-        save_tokenizer(tokenizer, root / "tokenizer")
+                write_jsonl(self.root / splits[split], rows)
+            (self.root / self._yaml(t)).write_text(task_yaml(self.recipe.name, t.recipe.name, splits, self.prompting))
 
-        rows = recipe.pretrain.steps * recipe.pretrain.batch_size
-        corpus = pretraining_corpus(tasks, rows, recipe.seed)
-        ids, mask = encode(tokenizer, corpus, prompting, answer_only=False, seq_len=recipe.seq_len)
-        bar.update(job, description="pretraining base")
-        base, _ = pretrain(config, recipe.pretrain, ids, mask, advance)
-        base.save_pretrained(root / "base")
-        add_model_config(root / "tokenizer", root / "base")
-        # Replay draws from the first 200 pretraining batches' rows, encoded with the fine-tuning loss mask.
-        replay = encode(tokenizer, corpus[: 200 * recipe.pretrain.batch_size], prompting, answer_only=True,
-                        seq_len=recipe.seq_len)
+    def evaluate_base(self, base: LlamaForCausalLM) -> dict[str, dict[str, float]]:
+        self.status("evaluating base")
+        accuracy = {}
+        for t in self.tasks:
+            accuracy[t.recipe.name] = {split: accuracy_of(exact_match(base, self.tokenizer, rows, self.prompting))
+                                       for split, rows in (("test", t.test), ("dev", t.dev))}
+            self.advance(2)
+        return accuracy
 
-        bar.update(job, description="evaluating base")
-        base_acc = {}
-        for t in tasks:
-            base_acc[t.recipe.name] = {
-                "test": accuracy_of(exact_match(base, tokenizer, t.test, prompting)),
-                "dev": accuracy_of(exact_match(base, tokenizer, t.dev, prompting)),
-            }
-            advance(2)
-
+    def train_experts(self, base: LlamaForCausalLM, replay: tuple[torch.Tensor, torch.Tensor]) -> list[ExpertEntry]:
+        """Fine-tune, save and score every expert of the recipe, in order."""
         experts = []
-        for er in recipe.experts:
-            t = next(x for x in tasks if x.recipe.name == er.task)
-            bar.update(job, description=f"fine-tuning {er.id}")
-            task_rows = encode(tokenizer, t.train, prompting, answer_only=True, seq_len=recipe.seq_len)
-            model, loss = finetune(base, er, task_rows, replay, advance)
+        for er in self.recipe.experts:
+            t = next(x for x in self.tasks if x.recipe.name == er.task)
+            self.status(f"fine-tuning {er.id}")
+            task_rows = encode(self.tokenizer, t.train, self.prompting, answer_only=True, seq_len=self.recipe.seq_len)
+            model, loss = finetune(base, er, task_rows, replay, self.advance)
             rel = f"experts/{er.id}"
             if er.method == "lora":
                 if er.stored_rank:
                     model = truncate_lora(model, base, er.stored_rank)
                 model.peft_config["default"].base_model_name_or_path = "base"
-                model.save_pretrained(root / rel, save_embedding_layers=False)
-                (root / rel / "README.md").unlink(missing_ok=True)
-                sort_adapter_modules(root / rel)
+                model.save_pretrained(self.root / rel, save_embedding_layers=False)
+                (self.root / rel / "README.md").unlink(missing_ok=True)
+                sort_adapter_modules(self.root / rel)
                 model = model.merge_and_unload()
             else:
-                model.save_pretrained(root / rel)
-            bar.update(job, description=f"evaluating {er.id}")
+                model.save_pretrained(self.root / rel)
+            self.status(f"evaluating {er.id}")
             acc = {}
-            for other in tasks:
-                acc[other.recipe.name] = accuracy_of(exact_match(model, tokenizer, other.test, prompting))
-                advance(1)
+            for other in self.tasks:
+                acc[other.recipe.name] = accuracy_of(exact_match(model, self.tokenizer, other.test, self.prompting))
+                self.advance(1)
             experts.append(ExpertEntry(id=er.id, task=er.task, format=er.method, path=rel,
                                        recipe=er.__dict__ | {"id": er.id}, final_loss=round(loss, 6), accuracy=acc))
+        return experts
 
-    task_entries = [
-        TaskEntry(id=t.recipe.name, family=t.family, kind=t.kind, description=t.description,
-                  prompt_prefix=t.test[0][0].split(" ")[0] + " ", splits=task_entries_data[t.recipe.name][0],
-                  sizes={"train": len(t.train), "dev": len(t.dev), "test": len(t.test)},
-                  lm_eval_yaml=task_entries_data[t.recipe.name][1],
-                  lm_eval_task=lm_eval_task_name(recipe.name, t.recipe.name),
-                  pretrain_weight=t.recipe.pretrain_weight, known_fraction=t.recipe.known_fraction,
-                  base_accuracy=base_acc[t.recipe.name])
-        for t in tasks
-    ]
-    pairs = [PairEntry(id=f"{a.id}__{b.id}", expert_a=a.id, expert_b=b.id)
-             for a, b in itertools.combinations(experts, 2) if a.task != b.task]
-    files = [file_entry(root, p) for p in sorted(root.rglob("*")) if p.is_file()]
-    manifest = Manifest(
-        name=recipe.name, version=recipe.version, description=recipe.description, recipe=recipe.to_dict(),
-        tokenizer="tokenizer", base="base", files=files, tasks=task_entries, experts=experts, pairs=pairs,
-        build=BuildInfo(wall_seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
-                        transformers=transformers.__version__, peft=peft.__version__,
-                        threads=torch.get_num_threads(), platform=platform.machine()),
-    )
-    write_manifest(root, manifest)
-    return manifest
+    def write_manifest(self, recipe_record: dict, base_accuracy: dict[str, dict[str, float]],
+                       experts: list[ExpertEntry], started: float) -> Manifest:
+        """The manifest over every file written so far; `recipe_record` is what it records as the recipe."""
+        name = self.recipe.name
+        task_entries = [
+            TaskEntry(id=t.recipe.name, family=t.family, kind=t.kind, description=t.description,
+                      prompt_prefix=t.test[0][0].split(" ")[0] + " ",
+                      splits=self._splits(t),
+                      sizes={"train": len(t.train), "dev": len(t.dev), "test": len(t.test)},
+                      lm_eval_yaml=self._yaml(t), lm_eval_task=lm_eval_task_name(name, t.recipe.name),
+                      pretrain_weight=t.recipe.pretrain_weight, known_fraction=t.recipe.known_fraction,
+                      base_accuracy=base_accuracy[t.recipe.name])
+            for t in self.tasks
+        ]
+        pairs = [PairEntry(id=f"{a.id}__{b.id}", expert_a=a.id, expert_b=b.id)
+                 for a, b in itertools.combinations(experts, 2) if a.task != b.task]
+        files = [file_entry(self.root, p) for p in sorted(self.root.rglob("*")) if p.is_file()]
+        manifest = Manifest(
+            name=name, version=self.recipe.version, description=self.recipe.description, recipe=recipe_record,
+            tokenizer="tokenizer", base="base", files=files, tasks=task_entries, experts=experts, pairs=pairs,
+            build=BuildInfo(wall_seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
+                            transformers=transformers.__version__, peft=peft.__version__,
+                            threads=torch.get_num_threads(), platform=platform.machine()),
+        )
+        write_manifest(self.root, manifest)
+        return manifest
+
+    @staticmethod
+    def _splits(t: TaskData) -> dict[str, str]:
+        return {split: f"tasks/{t.recipe.name}/{split}.jsonl" for split in ("train", "dev", "test")}
+
+    @staticmethod
+    def _yaml(t: TaskData) -> str:
+        return f"tasks/{t.recipe.name}/{t.recipe.name}.yaml"
+
+
+def build_suite(recipe: SuiteRecipe, out: Path, show_progress: bool = True) -> Manifest:
+    """Pretrain a base on the recipe's mix and fine-tune its experts, atomically (see `build_atomically`)."""
+    return build_atomically(out, lambda root, started: _build_into(recipe, root, show_progress, started))
+
+
+def _build_into(recipe: SuiteRecipe, root: Path, show_progress: bool, started: float) -> Manifest:
+    tokenizer = build_tokenizer()
+    config = model_config(recipe.model, tokenizer)
+    with progress_bar(f"building suite {recipe.name}", recipe.pretrain.steps + BuildSteps.work(recipe),
+                      show_progress) as (bar, job):
+        steps = BuildSteps(recipe, root, suite_tasks(recipe), tokenizer, bar, job)
+        steps.write_tasks()
+        save_tokenizer(tokenizer, root / "tokenizer")
+
+        corpus = pretraining_corpus(steps.tasks, recipe.pretrain.steps * recipe.pretrain.batch_size, recipe.seed)
+        ids, mask = encode(tokenizer, corpus, steps.prompting, answer_only=False, seq_len=recipe.seq_len)
+        steps.status("pretraining base")
+        base, _ = pretrain(config, recipe.pretrain, ids, mask, steps.advance)
+        base.save_pretrained(root / "base")
+        add_model_config(root / "tokenizer", root / "base")
+        replay = replay_rows(tokenizer, corpus, recipe.pretrain.batch_size, recipe.seq_len, steps.prompting)
+
+        base_accuracy = steps.evaluate_base(base)
+        experts = steps.train_experts(base, replay)
+    return steps.write_manifest(recipe.to_dict(), base_accuracy, experts, started)

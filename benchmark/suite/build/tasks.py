@@ -4,6 +4,10 @@ Each family turns a seeded random generator into (prompt, answer) pairs with a d
 prompt prefix, so one character-level model can hold every skill at once and lm-eval can
 score each by exact match. Families differ on purpose: arithmetic variants share structure,
 string transformations do not, and fact recall depends only on what was memorised.
+
+`FAMILIES` is a pool larger than any one suite: a suite's recipe picks its tasks from it, so a
+later evaluation round can add experts for families its base never saw. Families are only ever
+appended, and an existing generator's random calls never change, so published splits stay fixed.
 """
 
 from __future__ import annotations
@@ -62,6 +66,56 @@ def _dup(rng: random.Random) -> Example:
     return f"dbl {w}>", "".join(c + c for c in w)
 
 
+def _min(rng: random.Random) -> Example:
+    nums = [rng.randint(0, 99) for _ in range(3)]
+    return f"min {nums[0]},{nums[1]},{nums[2]}=", str(min(nums))
+
+
+def _mul(rng: random.Random) -> Example:
+    a, b = rng.randint(0, 999), rng.randint(1, 9)
+    return f"mul {a}*{b}=", str(a * b)
+
+
+def _dif(rng: random.Random) -> Example:
+    a, b = rng.randint(0, 99), rng.randint(0, 99)
+    return f"dif {a},{b}=", str(abs(a - b))
+
+
+def _dsm(rng: random.Random) -> Example:
+    n = rng.randint(100, 9999)
+    return f"dsm {n}=", str(sum(map(int, str(n))))
+
+
+def _cnt(rng: random.Random) -> Example:
+    w = _word(rng, 2, 9)
+    return f"cnt {w}>", str(len(w))
+
+
+def _lst(rng: random.Random) -> Example:
+    w = _word(rng)
+    return f"lst {w}>", w[-1]
+
+
+def _srt(rng: random.Random) -> Example:
+    w = _word(rng)
+    return f"srt {w}>", "".join(sorted(w))
+
+
+def _swp(rng: random.Random) -> Example:
+    w = _word(rng)
+    return f"swp {w}>", w[-1] + w[1:-1] + w[0]
+
+
+def _ror(rng: random.Random) -> Example:
+    w = _word(rng)
+    return f"ror {w}>", "".join(LETTERS[(LETTERS.index(c) - 1) % 26] for c in w)
+
+
+def _cpy(rng: random.Random) -> Example:
+    w = _word(rng)
+    return f"cpy {w}>", w
+
+
 FAMILIES: dict[str, TaskFamily] = {
     f.name: f
     for f in (
@@ -71,6 +125,17 @@ FAMILIES: dict[str, TaskFamily] = {
         TaskFamily("rev", "string", "reverse a word of 4-7 letters", _rev),
         TaskFamily("rot", "string", "shift each letter of a word by one", _rot),
         TaskFamily("dbl", "string", "double each letter of a word of 3-5 letters", _dup),
+        # The pool beyond the first suite's six families; every one yields thousands of distinct prompts.
+        TaskFamily("min", "arithmetic", "smallest of three numbers below 100", _min),
+        TaskFamily("mul", "arithmetic", "a number below 1000 times one digit", _mul),
+        TaskFamily("dif", "arithmetic", "absolute difference of two numbers below 100", _dif),
+        TaskFamily("dsm", "arithmetic", "sum of the digits of a number of 3-4 digits", _dsm),
+        TaskFamily("cnt", "string", "length of a word of 2-9 letters", _cnt),
+        TaskFamily("lst", "string", "last letter of a word of 4-7 letters", _lst),
+        TaskFamily("srt", "string", "letters of a word of 4-7 letters in alphabetical order", _srt),
+        TaskFamily("swp", "string", "swap the first and last letter of a word of 4-7 letters", _swp),
+        TaskFamily("ror", "string", "shift each letter of a word back by one", _ror),
+        TaskFamily("cpy", "string", "copy a word of 4-7 letters", _cpy),
     )
 }
 
