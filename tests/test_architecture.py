@@ -18,7 +18,7 @@ _spec.loader.exec_module(report)
 
 # Lower layers never import higher ones: suite -> merge -> evaluate -> ground truth -> scores -> leaderboard.
 LAYERS = ["seeding", "linalg", "provenance", "store", "hub", "isolation", "sandbox", "suite", "merging", "evaluation",
-          "groundtruth", "scoring", "predictors", "submissions", "tracks", "publish", "cli", "__init__"]
+          "groundtruth", "scoring", "predictors", "submissions", "tracks", "blind", "publish", "cli", "__init__"]
 # Inside each package the same rule, module by module in data-flow order: a module imports only modules
 # listed before it (a package's __init__, which gathers its API, comes after what it exports).
 MODULE_ORDER = {
@@ -26,20 +26,21 @@ MODULE_ORDER = {
                         "build", "registry", "__init__"],
     "benchmark.suite.build": ["tasks", "vocab", "tokenizer", "lexicon", "lexicon_pool", "recipe", "training",
                               "declared", "fetch", "importer", "scratch", "on_base", "pretrained", "pool_accuracy",
-                              "__init__"],
+                              "pool", "__init__"],
     "benchmark.merging": ["registry", "methods", "mergekit_adapter", "merge", "streaming", "__init__"],
     "benchmark.evaluation": ["vllm_compat", "worker_extension", "engine", "cuda", "settings", "base_accuracy",
                              "__init__"],
     "benchmark.groundtruth": ["jobs", "runner", "ray_executor", "grid", "targets", "dataset", "plan", "__init__"],
-    "benchmark.scoring": ["records", "correlation", "paired", "methods", "transfer", "__init__"],
+    "benchmark.scoring": ["records", "correlation", "paired", "ranking", "methods", "transfer", "__init__"],
     "benchmark.predictors": ["api", "metrics", "suites", "zero_shot", "harness"],
     "benchmark.predictors.metrics": ["weights", "model", "__init__"],
     "benchmark.submissions": ["schema", "checks", "loading", "template", "method_worker", "predictor_worker",
                               "methods", "__init__"],
     "benchmark.tracks": ["boards", "entry", "protocol", "base", "columns", "predictors", "transfer", "methods",
                          "__init__"],
-    "benchmark.publish": ["ranking", "results", "markdown", "html", "leaderboard", "hub", "__init__"],
-    "benchmark.cli": ["common", "suite", "groundtruth", "submit", "board", "__init__"],
+    "benchmark.blind": ["secret", "draw", "layout", "figures", "opening", "scoring", "reveal", "__init__"],
+    "benchmark.publish": ["results", "blind_ranks", "markdown", "html", "leaderboard", "hub", "__init__"],
+    "benchmark.cli": ["common", "suite", "groundtruth", "submit", "board", "blind", "__init__"],
 }
 
 

@@ -15,7 +15,7 @@ from benchmark.evaluation import EvalSettings
 from benchmark.publish import build_leaderboard
 from benchmark.publish.hub import publish_to_hub
 from benchmark.publish.leaderboard import FILES
-from benchmark.publish.ranking import RULE
+from benchmark.scoring.ranking import RULE
 from benchmark.publish.html import render_html
 from benchmark.tracks.columns import format_interval
 from benchmark.publish.results import transfer_board

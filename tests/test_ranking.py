@@ -5,7 +5,7 @@ that cannot be compared are listed with the reason, and nothing depends on entry
 import numpy as np
 import pytest
 
-from benchmark.publish.ranking import rank_board, rank_group_lines
+from benchmark.scoring.ranking import rank_board, rank_group_lines
 from benchmark.scoring.methods import mean_with_interval
 from benchmark.scoring.paired import holm
 

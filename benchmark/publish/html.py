@@ -92,13 +92,23 @@ def _entry_id(b: Board, name: str) -> str:
 
 
 def _table(b: Board) -> str:
-    spec = columns(BOARD_COLUMNS[b.track], "html")
+    spec = columns(BOARD_COLUMNS[b.track], "html", blind=b.blind_round is not None)
     rows = []
     for r in b.rows:
         link = f'<a class="entry-link" href="#{_entry_id(b, r.name)}">{_esc(r.name)}</a>'
         cells = [_cell(c.text(r), c.value(r), c.css, link if c.names_entry else None) for c in spec]
         rows.append(f'<tr class="{"ranked" if r.rank is not None else "unranked"}">{"".join(cells)}</tr>')
     return f'<table class="sortable" id="table-{b.track}-{b.suite}">{_head(spec)}<tbody>{"".join(rows)}</tbody></table>'
+
+
+def _blind_note(b: Board) -> str:
+    if b.blind_round is None:
+        return ""
+    flagged = [r.name for r in b.rows if r.blind is not None and r.blind.flagged]
+    return (f'<p class="blind-note">Ranked on blind round <code>{_esc(b.blind_round)}</code>: experts and tasks no '
+            f"entry could have seen. The public score stands beside the blind one; typical gap, public minus blind: "
+            f"{'—' if b.typical_gap is None else f'{b.typical_gap:.3f}'}. Flagged (public far above blind): "
+            f"{_esc(', '.join(flagged) or 'none')}.</p>")
 
 
 def _head(spec: list[Column], suite: str = "") -> str:
@@ -268,7 +278,7 @@ def render_html(results: Results) -> str:
         title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
         body += [f'<section class="board" id="{b.track}-{b.suite}" data-track="{b.track}" data-suite="{_esc(b.suite)}">'
                  f'<h2>{title} on <code>{_esc(b.suite)}</code>, version {_esc(b.suite_version)}</h2>',
-                 f"<p>Primary: {_esc(b.primary)}.</p>", _table(b)]
+                 f"<p>Primary: {_esc(b.primary)}.</p>", _blind_note(b), _table(b)]
         if b.track == "methods":
             body += ['<div class="plots">', _heatmap(b), _cost_plot(b), "</div>"]
         else:

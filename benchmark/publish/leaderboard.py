@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..blind.scoring import latest_scored_rounds
 from ..evaluation import EvalSettings
 from ..groundtruth import JOB_PACK, ground_truth_dir, ground_truth_settings, resolve_ground_truth
 from ..groundtruth.jobs import count_jobs
@@ -30,6 +31,7 @@ from ..submissions.loading import load_method
 from ..submissions.methods import SubmittedMethod
 from ..suite import Suite, SuiteSpec, bundled_suites, find_suite
 from ..tracks import Entry, Harness, MethodTrack, PredictorTrack, TransferTrack, transfer_pending
+from .blind_ranks import rank_on_round
 from .html import render_html
 from .markdown import render_markdown
 from .results import Board, Results, TransferBoard, board, dumps, schema_json, transfer_board
@@ -111,11 +113,23 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
         _method_boards(run, step)
         _predictor_boards(run, step)
         _transfer_boards(run, step)
+    run.boards = _ranked_on_rounds(root, run.boards)
     results = Results(evaluation=run.evaluation, sandbox=isolation().describe(), boards=run.boards,
                       transfer=run.transfer_boards)
     _write(out, results)
     write_pack(out / PACK, [harness.store], skip=truth_packs)
     return results
+
+
+def _ranked_on_rounds(root: Path, boards: list[Board]) -> list[Board]:
+    """Every board whose suite has a scored blind round, ranked on it (`blind_ranks`)."""
+    rounds = latest_scored_rounds(root)
+    ranked = []
+    for b in boards:
+        scored = rounds.get(b.suite)
+        blind = None if scored is None else next((x for x in scored[1].boards if x.track == b.track), None)
+        ranked.append(b if blind is None else rank_on_round(b, scored[0], blind))
+    return ranked
 
 
 def _method_boards(run: Run, step) -> None:

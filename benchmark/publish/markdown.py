@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..tracks.columns import BOARD_COLUMNS, TRANSFER_COLUMNS, Column, columns
+from ..tracks.columns import BOARD_COLUMNS, TRANSFER_COLUMNS, Column, columns, format_interval
 from .results import Results, TransferBoard
 
 
-def _table(spec: list[Column], rows: list, suite: str = "") -> list[str]:
+def _table(spec: list[Column], rows: list, suite: str = "", blind: bool = False) -> list[str]:
     """A Markdown table of `rows` with the spec's Markdown columns."""
-    shown = columns(spec, "markdown")
+    shown = columns(spec, "markdown", blind)
     return ["| " + " | ".join(c.title("markdown", suite) for c in shown) + " |",
             "|" + "|".join("---:" if c.align == "right" else "---" for c in shown) + "|",
             *("| " + " | ".join(c.text(r) for c in shown) + " |" for r in rows)]
@@ -40,10 +40,16 @@ def render_markdown(results: Results) -> str:
     for b in results.boards:
         title = "Merge methods" if b.track == "methods" else "Mergeability predictors"
         out += [f"## {title} on `{b.suite}`, version {b.suite_version}", "", f"Primary: {b.primary}.", ""]
-        out += _table(BOARD_COLUMNS[b.track], [r for r in b.rows if r.rank is not None])
+        if b.blind_round:
+            out += [f"Ranked on blind round `{b.blind_round}` (experts and tasks no entry could have seen; "
+                    f"`leaderboard/blind/{b.blind_round}/`); the public score stands beside it. Typical gap, public "
+                    f"minus blind: {b.typical_gap if b.typical_gap is not None else '—'}.", ""]
+        out += _table(BOARD_COLUMNS[b.track], [r for r in b.rows if r.rank is not None], blind=b.blind_round is not None)
         unranked = [r for r in b.rows if r.rank is None]
         if unranked:
-            out += ["", "Unranked:", ""] + [f"- **{r.name}** ({r.status}): {r.reason}" for r in unranked]
+            out += ["", "Unranked:", ""] + [f"- **{r.name}** ({r.status}): {r.reason}" + (
+                f"; public score {format_interval(r.primary, r.primary_ci)}" if b.blind_round and r.primary is not None
+                else "") for r in unranked]
         out.append("")
     for t in results.transfer:
         out += _transfer_section(t)

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..scoring.records import MethodScores, PredictorScores, TransferScores, dump
 from ..tracks.entry import About, Entry, Plots, Provenance, Status, TrackName
-from .ranking import RULE, rank_board
+from ..scoring.ranking import RULE, rank_board
 
 # 2.0.0: ranks from paired comparisons (`beaten_by`, `to_above`, `Board.comparisons`, `Results.ranking`),
-# per-entry cache provenance; 2.1.0: `evaluation` per suite (the settings of its ground truth)
-SCHEMA_VERSION = "2.1.0"
+# per-entry cache provenance; 2.1.0: `evaluation` per suite (the settings of its ground truth); 2.2.0: blind
+# rounds (`Board.blind_round`, `Board.typical_gap`, `Row.blind`)
+SCHEMA_VERSION = "2.2.0"
 
 
 # A row's fields that depend on the other entries of its board (adding an entry may change them); the rest
@@ -49,6 +50,21 @@ class PairedComparison(BaseModel):
     significant: bool
 
 
+class BlindResult(BaseModel):
+    """An entry's figures on the blind round its board ranks by (`leaderboard/blind/ROUND/scores.json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    round: str
+    status: Status
+    primary: float | None = Field(description="the primary score on the round's unseen experts and tasks")
+    primary_ci: list[float] | None
+    gap: float | None = Field(description="public primary minus blind primary")
+    flagged: bool = Field(description="the public score lies above the blind interval by more than the board's "
+                                      "typical gap (Board.typical_gap): what a submission tuned to the public "
+                                      "ground truth looks like")
+
+
 class Row(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +90,7 @@ class Row(BaseModel):
     provenance: Provenance = Field(default_factory=Provenance,
                                    description="job-store keys of the cached records behind the entry "
                                                "(`leaderboard/cache/records.jsonl` or the ground truth's pack)")
+    blind: BlindResult | None = Field(default=None, description="its blind-round figures, on a board with a round")
 
 
 class Board(BaseModel):
@@ -85,6 +102,10 @@ class Board(BaseModel):
     primary: str = Field(description="what `primary` means on this board")
     rows: list[Row]
     comparisons: list[PairedComparison] = Field(description="every paired test of two ranked entries")
+    blind_round: str | None = Field(default=None, description="the blind round the ranks come from (null: ranks "
+                                                              "from the public ground truth)")
+    typical_gap: float | None = Field(default=None, description="median of public minus blind primary over the "
+                                                                "entries scored on the round")
 
 
 class WithinSuite(BaseModel):

@@ -43,8 +43,10 @@ class Harness:
 
 def hidden_from_submissions(cache: Path, suites=()) -> list[Path]:
     """What a sandboxed submission must not read: every bundled suite's ground truth and published
-    results, those of `suites` (specs), the ground truths and results in the cache, the leaderboard."""
-    hidden = [BUNDLED_ROOT, Path(cache) / "jobs", Path(cache) / "groundtruth", REPOSITORY / "leaderboard"]
+    results, those of `suites` (specs), the ground truths, results and blind rounds in the cache, the
+    leaderboard (blind rounds' commitments and sealed files included)."""
+    hidden = [BUNDLED_ROOT, Path(cache) / "jobs", Path(cache) / "groundtruth", Path(cache) / "blind",
+              REPOSITORY / "leaderboard"]
     for spec in [*bundled_suites(), *suites]:
         hidden += spec.hidden_paths()
     return sorted({p for p in hidden if p.exists()})

@@ -27,14 +27,16 @@ class Column:
     html_header: str | None = None
     names_entry: bool = False  # the entry's name: a link to its detail on the page, a plain cell elsewhere
     css: str = ""  # the HTML cell's class ("name": text, left-aligned, not a number)
+    blind_only: bool = False  # shown only on a board ranked by a blind round
 
     def title(self, view: View, suite: str = "") -> str:
         header = self.html_header if view == "html" and self.html_header else self.header
         return header(suite) if callable(header) else header
 
 
-def columns(spec: list[Column], view: View) -> list[Column]:
-    return [c for c in spec if view in c.views]
+def columns(spec: list[Column], view: View, blind: bool = False) -> list[Column]:
+    """The spec's columns of `view`; those of blind rounds only when the board has one."""
+    return [c for c in spec if view in c.views and (blind or not c.blind_only)]
 
 
 def format_interval(value, ci) -> str:
@@ -54,6 +56,14 @@ def format_to_above(row) -> str:
         return "—"
     low, high = c.ci
     return f"{c.difference:+.3f} [{low:+.3f}, {high:+.3f}]{'*' if c.significant else ''}"
+
+
+def format_blind(row) -> str:
+    """The entry's blind score with its interval, and a flag when its public score sits far above it."""
+    b = row.blind
+    if b is None or b.primary is None:
+        return "—"
+    return format_interval(b.primary, b.primary_ci) + (" ⚑ public far above blind" if b.flagged else "")
 
 
 def format_tuned(tuned) -> str:
@@ -98,10 +108,13 @@ RANK = Column("rank", lambda r: str(r.rank if r.rank is not None else "—"), la
 TO_ABOVE = Column("Δ to above [95% CI]", format_to_above, lambda r: None if not r.to_above else r.to_above.difference,
                   views=BOARD_VIEWS)
 STATUS = Column("status", format_status, lambda r: r.status, views=frozenset({"html", "cli"}), css="name")
+BLIND = Column("blind [95% CI]", format_blind, lambda r: None if r.blind is None else r.blind.primary,
+               views=BOARD_VIEWS, blind_only=True)
 
 METHOD_COLUMNS = [
     RANK,
     Column("method", lambda r: r.name, lambda r: r.name, names_entry=True, css="name"),
+    BLIND,
     Column("na [95% CI]", lambda r: format_interval(r.primary, r.primary_ci), lambda r: r.primary),
     TO_ABOVE,
     Column("raw acc", lambda r: format_number(_score(r, "raw")), lambda r: _score(r, "raw"), "right"),
@@ -121,6 +134,7 @@ METHOD_COLUMNS = [
 PREDICTOR_COLUMNS = [
     RANK,
     Column("predictor", lambda r: r.name, lambda r: r.name, names_entry=True, css="name"),
+    BLIND,
     Column("Spearman na [95% CI]", lambda r: format_interval(r.primary, r.primary_ci), lambda r: r.primary),
     TO_ABOVE,
     Column("Pearson na", lambda r: format_number(_average(r, "na", "mean_fold_pearson")),

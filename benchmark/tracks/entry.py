@@ -53,7 +53,7 @@ class Plots(Record):
 
 
 class Samples(Record):
-    """Per-pair values behind a board's paired comparisons (`benchmark.publish.ranking`); never published."""
+    """Per-pair values behind a board's paired comparisons (`benchmark.scoring.ranking`); never published."""
 
     OMITTED_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"na", "held_out"})
 

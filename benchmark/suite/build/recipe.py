@@ -269,3 +269,28 @@ SMOL = PretrainedSuiteRecipe(
 )
 
 RECIPES: dict[str, SuiteRecipe | PretrainedSuiteRecipe] = {r.name: r for r in (TINY, MICRO, SMOL)}
+
+
+@dataclass(frozen=True)
+class RoundShape:
+    """How large a blind round on base suite `suite` is (`benchmark.blind`): `tasks` drawn from its pool, one
+    expert each; the split sizes; the training steps its experts' recipes are drawn from."""
+
+    name: str
+    suite: str
+    tasks: int
+    n_test: int
+    n_dev: int
+    n_train: int
+    steps: tuple[int, ...]
+
+
+ROUND_SHAPES: dict[str, RoundShape] = {s.name: s for s in (
+    # as the published smol tasks: 200 test, 40 dev (100 for tuning is the settings' dev_limit), 400 train
+    RoundShape("smol", "smol", tasks=8, n_test=200, n_dev=40, n_train=400, steps=(100, 150, 200, 300)),
+    RoundShape("tiny", "tiny", tasks=8, n_test=500, n_dev=200, n_train=3000, steps=(1200, 1600, 2000)),
+    # the end-to-end test's round: a minute to build, two to evaluate (4 tasks: every held-out fold has the 3 pairs
+    # a Spearman correlation needs; a new family needs about 400 steps on 3000 rows to be learnt)
+    RoundShape("tiny-test", "tiny", tasks=4, n_test=40, n_dev=20, n_train=3000, steps=(400,)),
+)}
+

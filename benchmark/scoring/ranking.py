@@ -6,7 +6,7 @@ intervals: each entry's primary score is recomputed on one shared set of bootstr
 two comparable entries are tested on the difference, Holm's correction runs over all the tests of the
 board, and an entry's rank is 1 + the number of entries significantly better than it.
 
-`python -m benchmark.publish.ranking [results.json]` prints every board's rank groups.
+`python -m benchmark.scoring.ranking [results.json]` prints every board's rank groups.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..scoring.correlation import fold_spearman_draws
-from ..scoring.paired import ALPHA, PAIRED_SAMPLES, Comparison, compare, holm, pair_index, samples_for
+from .correlation import fold_spearman_draws
+from .paired import ALPHA, PAIRED_SAMPLES, Comparison, compare, holm, pair_index, samples_for
 
 RULE = (f"Ranks come from paired comparisons. Every merge method is scored on the same pairs and every predictor "
         f"on the same leave-one-task-out folds, so two entries are compared on the same bootstrap resamples "
