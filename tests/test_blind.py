@@ -6,6 +6,7 @@ read the open round's files. The round is built on the bundled tiny base, its gr
 the real grid (lm-eval on the tiny suite's backend), its submissions scored in the sandbox.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -87,7 +88,10 @@ def opened(tmp_path_factory):
     _git(root, "commit", "-qm", "submissions", date="2026-01-01T00:00:00Z")
     secret_file = tmp / "outside" / "secret.txt"
     secret_file.parent.mkdir()
-    secret_file.write_text(new_secret() + "\n")
+    # A fixed throwaway secret, so the test's round (and every figure on it) is the same on every run. Its draw
+    # gives four full fine-tunes at lr 3e-3 (cnt, cpy, dsm, min), which learn a new family in the 400 steps a
+    # test affords; a LoRA expert or a gentle one may still be at accuracy 0 there, which leaves na undefined.
+    secret_file.write_text(hashlib.sha256(b"willitmerge test round 231").hexdigest() + "\n")
     commitment = open_round("tiny-test", ROUND, Secret.read(secret_file), root, cache, show_progress=False)
     # committed after the round opened: must wait for the next round
     late = root / "submissions/predictors/late"
@@ -132,14 +136,22 @@ def test_the_sandbox_cannot_read_the_open_round(scored):
     assert snooper.status == "complete", snooper.reason
 
 
-def test_the_lookup_table_is_perfect_in_public_and_nothing_on_the_round(opened, scored):
+def test_the_lookup_table_is_perfect_in_public_and_guesses_on_the_round(opened, scored):
     root = opened[0]
     from benchmark.predictors.suites import load_prediction_suite
     from benchmark.tracks.predictors import score_in_process
     public = score_in_process(root / "submissions/predictors/lookup-table", load_prediction_suite("tiny"), "tiny")
     assert public.scores.primary == pytest.approx(1.0)
-    blind = _rows(scored, "predictors")["lookup-table"]
-    assert blind.primary_ci[0] <= 0 <= blind.primary_ci[1], blind
+    # On the round the table holds none of the pairs: every prediction is its hash fallback, so whatever it scores
+    # there is chance (on six pairs, chance spans most of [-1, 1]; tiny-r1's 28 pairs are in the closing note)
+    cache = opened[1]
+    scoring = json.loads(RoundPaths.of(ROUND, root, cache).scoring.read_text())
+    lookup = next(e for e in scoring["predictors"] if e["name"] == "lookup-table")
+    cells = [c for folds in lookup["samples"]["held_out"].values() for c in folds.values()]
+    table = json.loads((root / "submissions/predictors/lookup-table/table.json").read_text())
+    assert cells and not {i for c in cells for i in c["ids"]} & {i for m in table.values() for i in m}
+    assert all(p == int(hashlib.sha256(i.encode()).hexdigest()[:8], 16) / 2**32
+               for c in cells for i, p in zip(c["ids"], c["predictions"]))
 
 
 def test_the_leaderboard_ranks_on_the_round_and_flags_the_lookup_table(opened, scored, tmp_path):
@@ -150,7 +162,7 @@ def test_the_leaderboard_ranks_on_the_round_and_flags_the_lookup_table(opened, s
     rows = {r.name: r for r in board.rows}
     assert board.blind_round == ROUND
     lookup = rows["lookup-table"]
-    assert lookup.primary == pytest.approx(1.0) and lookup.blind.primary_ci[0] <= 0 <= lookup.blind.primary_ci[1]
+    assert lookup.primary == pytest.approx(1.0) and lookup.blind.primary < 1.0
     # six pairs make every blind figure noisy, so the board's typical gap is too: the flag follows the rule
     # (the rule itself is tested on a board of many entries below)
     assert lookup.blind.flagged == (lookup.primary - lookup.blind.primary_ci[1] > max(board.typical_gap, 0))

@@ -81,6 +81,13 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), DIGITS)
 
 
+def _interval(ci: list[float] | None) -> list[float] | None:
+    """The rounded interval, or None when resampling leaves it undefined (every resample's folds constant)."""
+    if ci is None or not all(np.isfinite(v) for v in ci):
+        return None
+    return [_rounded(v) for v in ci]
+
+
 def blind_board(track: Track, round_name: str, entries: list[tuple[str, str, str | None, Samples | None]]) -> BlindBoard:
     """The round's board from (name, status, reason, samples) of every scored entry."""
     rows = []
@@ -95,5 +102,5 @@ def blind_board(track: Track, round_name: str, entries: list[tuple[str, str, str
     ranked, _ = rank_board(track, round_name, rows)
     return BlindBoard(track=track, rows=[
         BlindRow(name=r["name"], status=r["status"], reason=r.get("reason"), primary=_rounded(r["primary"]),
-                 primary_ci=None if r["primary_ci"] is None else [_rounded(v) for v in r["primary_ci"]],
+                 primary_ci=_interval(r["primary_ci"]),
                  rank=r["rank"], beaten_by=r["beaten_by"]) for r in ranked])
