@@ -167,3 +167,26 @@ def test_lora_deltas_keep_their_rank_after_round_off(smol):
             if delta.abs().max() == 0:
                 continue
             assert numerical_rank(torch.linalg.svdvals(delta)) == rank, (expert.id, name)
+
+
+def test_cache_option_reaches_every_path(tmp_path):
+    """`--cache X` with no $WILLITMERGE_CACHE and a home nothing can be written under (even by root): the
+    pinned base is dequantized and verified in X, and nothing lands in the home, the working folder or TMPDIR."""
+    import os
+    import subprocess
+    import sys
+
+    cache, work, tmp = tmp_path / "cache", tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("WILLITMERGE_CACHE", "XDG_CACHE_HOME", "HF_HOME")}
+    env |= {"HOME": "/dev/null/home", "TMPDIR": str(tmp)}
+    willitmerge = os.path.join(os.path.dirname(sys.executable), "willitmerge")
+    proc = subprocess.run([willitmerge, "suite", "verify", "smol", "--cache", str(cache)], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all" in proc.stdout and "match the checksums" in proc.stdout
+    verified = list(cache.glob("bases/*/verified.json"))
+    assert len(verified) == 1
+    assert json.loads(verified[0].read_text())["sha256"] == SMOL.base.safetensors_sha256
+    assert list(work.iterdir()) == [] and list(tmp.iterdir()) == []

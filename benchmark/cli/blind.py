@@ -9,7 +9,7 @@ import typer
 from ..blind import (BLIND_DIR, ROUND_SHAPES, Secret, SecretError, new_secret, open_round, pool_table,
                      reveal_round, score_round, verify_round)
 from ..isolation import Limits
-from .common import app, console
+from .common import CACHE_HELP, app, console, use_cache
 
 blind_app = typer.Typer(help="Blind rounds: rank submissions on experts and tasks they could not have seen.",
                         no_args_is_help=True)
@@ -55,12 +55,12 @@ def open_(suite: str = typer.Argument(..., help="the base suite: smol or tiny"),
           round_name: str = typer.Option(None, "--round", help="the round's name (default: SUITE-rN, the next N)"),
           shape: str = typer.Option(None, "--shape", help=f"round size, one of {', '.join(ROUND_SHAPES)} (default: SUITE)"),
           root: Path = typer.Option(Path("."), "--root", help=ROOT_HELP),
-          cache: Path = typer.Option(None, "--cache", help="where the round is built (default: ~/.cache/willitmerge)"),
+          cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
           ) -> None:
     """Draw a round from the secret, build its experts, compute its ground truth (resumable), commit to it."""
     name = round_name or _next_round(root, suite)
     try:
-        commitment = open_round(shape or suite, name, Secret.read(secret_file), root, cache)
+        commitment = open_round(shape or suite, name, Secret.read(secret_file), root, use_cache(cache))
     except (SecretError, ValueError, FileNotFoundError) as err:
         raise _fail(err) from err
     console.print(f"round {name}: {commitment.experts} experts, {commitment.tasks} tasks, {commitment.pairs} pairs; "
@@ -72,12 +72,12 @@ def score(round_name: str = typer.Argument(..., help="the round, e.g. smol-r1"),
           secret_file: Path = typer.Option(..., "--secret-file", help=SECRET_HELP),
           only: list[str] = typer.Option(None, "--only", help="score only these submission folders (repeatable)"),
           root: Path = typer.Option(Path("."), "--root", help=ROOT_HELP),
-          cache: Path = typer.Option(None, "--cache", help="where the round was opened"),
+          cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
           time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
           memory_mb: int = typer.Option(8192, "--memory-mb", help="memory (MB) a submission's processes may hold")) -> None:
     """Score every submission first committed before the round opened; publish aggregates only."""
     try:
-        scores = score_round(round_name, secret_file, root, cache, Limits(time_limit, memory_mb), only or None)
+        scores = score_round(round_name, secret_file, root, use_cache(cache), Limits(time_limit, memory_mb), only or None)
     except (SecretError, ValueError, FileNotFoundError) as err:
         raise _fail(err) from err
     for board in scores.boards:
@@ -92,10 +92,10 @@ def score(round_name: str = typer.Argument(..., help="the round, e.g. smol-r1"),
 @blind_app.command("reveal")
 def reveal(round_name: str = typer.Argument(...), secret_file: Path = typer.Option(..., "--secret-file", help=SECRET_HELP),
            root: Path = typer.Option(Path("."), "--root", help=ROOT_HELP),
-           cache: Path = typer.Option(None, "--cache", help="where the round was opened")) -> None:
+           cache: Path = typer.Option(None, "--cache", help=CACHE_HELP)) -> None:
     """Publish the secret, the round's suite, ground truth and per-entry predictions."""
     try:
-        folder = reveal_round(round_name, secret_file, root, cache)
+        folder = reveal_round(round_name, secret_file, root, use_cache(cache))
     except (SecretError, ValueError, FileNotFoundError) as err:
         raise _fail(err) from err
     console.print(f"revealed into {folder}; check it with `willitmerge blind verify {round_name}`")

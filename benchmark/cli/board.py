@@ -9,14 +9,14 @@ import typer
 from ..publish import build_leaderboard
 from ..publish.hub import publish_to_hub
 from ..isolation import Limits
-from .common import ADDRESS_HELP, EXECUTOR_HELP, SUITE_HELP, _find, _ray_options, app, console
+from .common import ADDRESS_HELP, CACHE_HELP, EXECUTOR_HELP, SUITE_HELP, _find, _ray_options, app, console, use_cache
 
 
 @app.command("leaderboard")
 def leaderboard(
     root: Path = typer.Option(Path("."), "--root", help="the checkout holding submissions/ and leaderboard/"),
     out: Path = typer.Option(None, "--out", help="where to write (default: ROOT/leaderboard)"),
-    cache: Path = typer.Option(None, "--cache", help="job and metric cache folder (default: ~/.cache/willitmerge)"),
+    cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
     suites: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP} (repeatable; default: every bundled "
                                                           "suite). The leaderboard written then holds these only"),
     time_limit: float = typer.Option(900.0, "--time-limit", help="seconds a submission may take per request"),
@@ -30,7 +30,7 @@ def leaderboard(
                                                               "per GPU, else one per CPU of the cluster)"),
 ) -> None:
     """Score every submission (reusing cached and committed results) and write the leaderboard."""
-
+    cache = use_cache(cache)
     ray = _ray_options(executor, address, actors)
 
     if not (root / "submissions").is_dir():

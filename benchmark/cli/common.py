@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from ..groundtruth.ray_executor import EXECUTORS, RayOptions
+from ..store import CACHE_VARIABLE, default_cache
 from ..suite import ManifestError, ResultSuiteError, SuiteKind, SuiteNotFound, find_suite
 
 app = typer.Typer(help="willitmerge: a benchmark and leaderboard for model mergeability.", no_args_is_help=True)
@@ -26,6 +28,17 @@ def _third_party_logs(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 
 SUITE_HELP = "a suite name (`willitmerge suite list`) or a suite folder"
+CACHE_HELP = ("cache folder: jobs, metrics, dequantized bases, fetched suites (default: $WILLITMERGE_CACHE, else "
+              "~/.cache/willitmerge)")
+
+
+def use_cache(cache: Path | None) -> Path:
+    """The run's cache folder, exported as $WILLITMERGE_CACHE: a suite's pinned base, sandboxed workers and
+    engine processes find their cache through it, so `--cache X` reaches every path of the run."""
+    folder = Path(cache).resolve() if cache else default_cache()
+    os.environ[CACHE_VARIABLE] = str(folder)
+    return folder
+
 
 def _find(name: str):
     """The registry's spec of a suite, or exit 2 with the registry's message."""

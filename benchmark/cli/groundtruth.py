@@ -12,8 +12,8 @@ from ..groundtruth import (DEFAULT_METHODS, JOB_PACK, compute_ground_truth, fetc
                            signal_table)
 from ..groundtruth.ray_executor import GridFailed
 from ..merging import get_method
-from ..store import default_cache
-from .common import ADDRESS_HELP, EXECUTOR_HELP, SUITE_HELP, _load, _ray_options, app, console
+from .common import (ADDRESS_HELP, CACHE_HELP, EXECUTOR_HELP, SUITE_HELP, _load, _ray_options, app, console,
+                     use_cache)
 
 
 @app.command("groundtruth")
@@ -23,7 +23,7 @@ def groundtruth(
     backend: str = typer.Option(None, "--backend", help="vllm or hf; default: the faster one here (see README)"),
     out: Path = typer.Option(None, "--out", help="write the dataset here (default: the bundled location for a "
                                                   "bundled suite, else CACHE/groundtruth/NAME-SHA)"),
-    cache: Path = typer.Option(None, "--cache", help="job cache folder (default: ~/.cache/willitmerge)"),
+    cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
     limit: int = typer.Option(None, "--limit", help="score only the first N test examples per task (quick look)"),
     jobs: int = typer.Option(None, "--jobs", min=1, help="local: worker processes, each with its own engine "
                                                           "(default 1); ray: actors (default: one per GPU, else one "
@@ -37,6 +37,7 @@ def groundtruth(
                                                   "(README: GPU)"),
 ) -> None:
     """Merge every pair with every method, score with lm-eval, write the ground-truth tables (resumable)."""
+    cache = use_cache(cache)
     the_suite = _load(suite)
     ray = _ray_options(executor, address, jobs)
     backend = backend or DEFAULT_BACKEND
@@ -59,7 +60,6 @@ def groundtruth(
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
-    cache = cache or default_cache()
     target = out or ground_truth_dir(the_suite, cache)
     try:
         tables = compute_ground_truth(the_suite, chosen, settings, cache, target, jobs=jobs or 1,

@@ -11,13 +11,12 @@ from rich.table import Table
 from ..predictors.suites import load_prediction_suite
 from ..publish.results import board
 from ..scoring.records import dump
-from ..store import default_cache
 from ..submissions import MethodSubmission, SubmissionError, check_submission
 from ..submissions.template import write_template
 from ..tracks import Harness, MethodTrack, PredictorTrack
 from ..tracks.columns import METHOD_COLUMNS, PER_METHOD_COLUMNS, PREDICTOR_COLUMNS, columns
 from ..tracks.predictors import score_in_process
-from .common import SUITE_HELP, _find, app, console
+from .common import CACHE_HELP, SUITE_HELP, _find, app, console, use_cache
 
 # the suites `submit new` declares by default: small and bundled
 QUICK_SUITES = {"predictor": ["tiny", "demystifying-vitb16"], "method": ["tiny"]}
@@ -50,7 +49,7 @@ def submit_new(name: str = typer.Argument(..., help="the submission's name (lowe
 def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors/<name> or submissions/methods/<name> folder"),
                  suite: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP}; score on this suite only "
                                                                       "(repeatable; default: the suites it declares)"),
-                 cache: Path = typer.Option(None, "--cache", help="metric and job cache (default: ~/.cache/willitmerge)"),
+                 cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
                  as_json: bool = typer.Option(False, "--json", help="print the scores as JSON"),
                  in_process: bool = typer.Option(False, "--in-process", help="predictors: run the code in this "
                                                  "process instead of the sandbox (your own code only: tracebacks "
@@ -61,6 +60,7 @@ def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors
     """Validate a submission exactly as the leaderboard does, then run it through the leaderboard's own
     track. Predictors: print leave-one-task-out scores, computed in the leaderboard's sandbox. Methods:
     merge one pair per candidate in the sandbox and check the weights (with --full: its leaderboard row)."""
+    cache = use_cache(cache)
     specs = [_find(name) for name in suite or []]
     try:
         spec = check_submission(path, suites=[s.name for s in specs])
@@ -71,7 +71,7 @@ def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors
         if suite_spec.name not in spec.suites:
             console.print(f"[red]error:[/red] {path}/submission.yaml: field `suites` does not list {suite_spec.name!r}")
             raise typer.Exit(2)
-    harness = Harness.open(cache or default_cache(), suites=specs)
+    harness = Harness.open(cache, suites=specs)
     if isinstance(spec, MethodSubmission):
         chosen = specs or [s for s in map(_find, spec.suites) if s.has_weights][:1]
         if len(chosen) != 1 or not chosen[0].has_weights:

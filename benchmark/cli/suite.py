@@ -11,7 +11,6 @@ from rich.table import Table
 from ..evaluation import BACKENDS, DEFAULT_BACKEND, EvalSettings, measure_base_accuracy
 from ..groundtruth.plan import measured_cost_here, plan_suite
 from ..predictors.suites import compute_metric_pack
-from ..store import default_cache
 from ..suite import SuiteKind, all_suites
 from ..suite.build.declared import DeclaredSuiteError, declared_suites, find_declared
 from ..suite.build.fetch import LOCK_FILE, fetch_declared, suite_cache
@@ -21,7 +20,7 @@ from ..suite.build.recipe import RECIPES, PretrainedSuiteRecipe
 from ..suite.build.scratch import build_suite
 from ..suite.build.vocab import VocabMismatch
 from ..suite.manifest import Prompting
-from .common import SUITE_HELP, _find, app, console
+from .common import CACHE_HELP, SUITE_HELP, _find, app, console, use_cache
 
 suite_app = typer.Typer(help="List, inspect, verify and build suites of experts.", no_args_is_help=True)
 app.add_typer(suite_app, name="suite")
@@ -72,7 +71,7 @@ def _declared(name: str):
 def suite_fetch(name: str = typer.Argument(..., help="a declared suite (`willitmerge suite list`) or its folder"),
                 dry_run: bool = typer.Option(False, "--dry-run", help="print the job plan, the bytes to download and "
                                              "the GPU-hours expected; download nothing"),
-                cache: Path = typer.Option(None, "--cache", help="cache folder (default: ~/.cache/willitmerge)"),
+                cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
                 measured_on: str = typer.Option("smol", "--measured-on", help="with --dry-run: the bundled suite whose "
                                                 "committed ground truth's job timings fit the cost model")
                 ) -> None:
@@ -88,7 +87,7 @@ def suite_fetch(name: str = typer.Argument(..., help="a declared suite (`willitm
         for line in lines:
             console.print(line, markup=False, highlight=False)
         return
-    cache = cache or default_cache()
+    cache = use_cache(cache)
     try:
         lock = fetch_declared(spec, cache)
     except (ConnectionError, DeclaredSuiteError) as err:
@@ -114,8 +113,10 @@ def suite_import(out: Path = typer.Option(..., "--out", help="a new folder for t
                  prompting: Path = typer.Option(None, "--prompting", help="a JSON file of prompting fields (see "
                                                 "benchmark/suite/manifest.py Prompting; default: its defaults)"),
                  backend: str = typer.Option(None, "--backend", help="vllm or hf, to measure the base's accuracy on "
-                                             "each task; default: the faster one here")) -> None:
+                                             "each task; default: the faster one here"),
+                 cache: Path = typer.Option(None, "--cache", help=CACHE_HELP)) -> None:
     """Make a suite of your own local models; every command (verify, groundtruth, submit) then takes its folder."""
+    use_cache(cache)
     if (backend or DEFAULT_BACKEND) not in BACKENDS:
         console.print(f"[red]error:[/red] --backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         raise typer.Exit(2)
@@ -196,8 +197,11 @@ def _result_suite_info(spec, as_json: bool) -> None:
 
 
 @suite_app.command("verify")
-def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP)) -> None:
-    """Re-hash every file of a suite against its manifest (or suite.yaml); exit 1 naming any that differ."""
+def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP),
+                 cache: Path = typer.Option(None, "--cache", help=CACHE_HELP)) -> None:
+    """Re-hash every file of a suite against its manifest (or suite.yaml) and a pinned base against its
+    checksums (dequantizing it into the cache if needed); exit 1 naming any that differ."""
+    use_cache(cache)
     spec = _find(name)
     suite = spec.open(with_results=False)
     problems = suite.verify()
@@ -214,8 +218,10 @@ def suite_verify(name: str = typer.Argument("tiny", help=SUITE_HELP)) -> None:
 def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(RECIPES)}"),
                 out: Path = typer.Option(..., "--out", help="folder to write the suite into (a tiny-style build "
                                          "replaces it; a pretrained-base build resumes in it)"),
+                cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
                 quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Build a suite from its recipe (deterministic on one machine)."""
+    use_cache(cache)
     if name not in RECIPES:
         console.print(f"[red]error:[/red] no recipe {name!r}; recipes: {', '.join(RECIPES)}")
         raise typer.Exit(2)
@@ -230,12 +236,12 @@ def suite_build(name: str = typer.Argument(..., help=f"recipe name: {', '.join(R
 
 @suite_app.command("metrics")
 def suite_metrics(name: str = typer.Argument(..., help=SUITE_HELP),
-                  cache: Path = typer.Option(None, "--cache", help="metric cache folder (default: ~/.cache/willitmerge)"),
+                  cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
                   quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Compute a bundled suite's pair and expert metrics (the predictor track's inputs) and write its
     committed metric pack (resumable: written every few minutes and when stopped)."""
     try:
-        pack = compute_metric_pack(_find(name).root, cache, show_progress=not quiet)
+        pack = compute_metric_pack(_find(name).root, use_cache(cache), show_progress=not quiet)
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
