@@ -90,3 +90,16 @@ def test_predictors_are_compared_on_pairs_resampled_within_folds():
     assert len(comparisons) == 3 and all(c.significant for c in comparisons)
     again, _ = rank_board("predictors", "synthetic", entries[::-1])  # order of computation changes nothing
     assert again == rows
+
+
+def test_a_twenty_entry_board_still_separates_what_differs_and_ties_what_does_not():
+    """190 comparisons: Holm multiplies the smallest p-value by 190, so the resamples must resolve p-values
+    below 0.05 / 190; entries a clear step apart on every pair get 20 distinct ranks, 20 copies share rank 1."""
+    rng = np.random.default_rng(11)
+    base = rng.uniform(0.1, 0.5, 60)
+    steps = [_method(f"m{k:02d}", base + 0.02 * k + rng.normal(0, 0.002, 60)) for k in range(20)]
+    rows, comparisons = rank_board("methods", "synthetic", steps)
+    assert len(comparisons) == 190 and all(c.significant for c in comparisons)
+    assert [(r["name"], r["rank"]) for r in rows] == [(f"m{k:02d}", 20 - k) for k in range(19, -1, -1)]
+    copies, _ = rank_board("methods", "synthetic", [_method(f"c{k:02d}", base) for k in range(20)])
+    assert {r["rank"] for r in copies} == {1}
