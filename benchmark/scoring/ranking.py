@@ -23,7 +23,9 @@ from .paired import ALPHA, PAIRED_SAMPLES, Comparison, compare, holm, pair_index
 
 RULE = (f"Ranks come from paired comparisons. Every merge method is scored on the same pairs and every predictor "
         f"on the same leave-one-task-out folds, so two entries are compared on the same bootstrap resamples "
-        f"(at least {PAIRED_SAMPLES:,}; over pairs for methods, over pairs within each fold for predictors), "
+        f"({PAIRED_SAMPLES:,}, or 80 per comparison on a board of more than 50 comparisons, so that the smallest "
+        "attainable p-value stays below half Holm's strictest threshold; over pairs for methods, over pairs within "
+        "each fold for predictors), "
         "recomputing the board's primary score on each. A difference is significant when its two-sided paired bootstrap p-value, "
         "Holm-adjusted over all pairwise comparisons of the board, is below "
         f"{ALPHA:g}. An entry's rank is 1 + the number of entries significantly better than it, so entries that "
