@@ -142,9 +142,11 @@ def suite_import(out: Path = typer.Option(..., "--out", help="a new folder for t
 
 @suite_app.command("info")
 def suite_info(name: str = typer.Argument("tiny", help=SUITE_HELP),
-               as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
+               as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+               cache: Path = typer.Option(None, "--cache", help=CACHE_HELP)) -> None:
     """Tasks, experts, accuracies, pair count and size of a suite (for a result suite: its source,
     methods, metrics and pairs)."""
+    use_cache(cache)
     spec = _find(name)
     if spec.kind is SuiteKind.RESULTS:
         return _result_suite_info(spec, as_json)
@@ -240,8 +242,9 @@ def suite_metrics(name: str = typer.Argument(..., help=SUITE_HELP),
                   quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Compute a bundled suite's pair and expert metrics (the predictor track's inputs) and write its
     committed metric pack (resumable: written every few minutes and when stopped)."""
+    cache = use_cache(cache)  # before the suite is found: a suite's pinned base lives in the cache
     try:
-        pack = compute_metric_pack(_find(name).root, use_cache(cache), show_progress=not quiet)
+        pack = compute_metric_pack(_find(name).root, cache, show_progress=not quiet)
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
