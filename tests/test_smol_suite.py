@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -172,10 +175,6 @@ def test_lora_deltas_keep_their_rank_after_round_off(smol):
 def test_cache_option_reaches_every_path(tmp_path):
     """`--cache X` with no $WILLITMERGE_CACHE and a home nothing can be written under (even by root): the
     pinned base is dequantized and verified in X, and nothing lands in the home, the working folder or TMPDIR."""
-    import os
-    import subprocess
-    import sys
-
     cache, work, tmp = tmp_path / "cache", tmp_path / "work", tmp_path / "tmp"
     work.mkdir()
     tmp.mkdir()
