@@ -41,7 +41,7 @@ MODULE_ORDER = {
     "benchmark.blind": ["secret", "draw", "layout", "figures", "opening", "scoring", "reveal", "__init__"],
     "benchmark.publish": ["results", "blind_ranks", "markdown", "html", "leaderboard", "layout", "card", "export", "hub",
                           "__init__"],
-    "benchmark.cli": ["common", "suite", "groundtruth", "submit", "board", "blind", "__init__"],
+    "benchmark.cli": ["common", "suite", "groundtruth", "submit", "board", "blind", "dataset", "__init__"],
 }
 
 

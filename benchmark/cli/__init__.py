@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 
-from . import suite, groundtruth, submit, board, blind  # noqa: F401, I001 - registers the commands, in help order
+from . import suite, groundtruth, submit, board, blind, dataset  # noqa: F401, I001 - registers the commands, in help order
 from .common import app
 
 __all__ = ["app", "main"]

@@ -1,4 +1,4 @@
-"""`willitmerge leaderboard` and `publish`."""
+"""`willitmerge leaderboard`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from ..publish import build_leaderboard
-from ..publish.hub import publish_to_hub
 from ..isolation import Limits
 from .common import ADDRESS_HELP, CACHE_HELP, EXECUTOR_HELP, SUITE_HELP, _find, _ray_options, app, console, use_cache
 
@@ -45,17 +44,3 @@ def leaderboard(
         console.print(f"{b.track} on {b.suite}: {len(ranked)} ranked, {len(b.rows) - len(ranked)} unranked; "
                       f"leader {ranked[0].name if ranked else '—'}")
     console.print(f"wrote {(out or root / 'leaderboard').resolve()}")
-
-
-@app.command("publish")
-def publish(repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repo to upload to, e.g. org/willitmerge"),
-            root: Path = typer.Option(Path("."), "--root", help="the checkout holding leaderboard/"),
-            suite: str = typer.Option("tiny", "--suite", help=f"whose ground truth to upload: {SUITE_HELP}")) -> None:
-    """Upload the ground truth and the leaderboard to a Hub dataset repo (needs network and a token)."""
-
-    try:
-        url = publish_to_hub(repo_id, root / "leaderboard", suite)
-    except (ConnectionError, FileNotFoundError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(1) from err
-    console.print(f"published to {url}")

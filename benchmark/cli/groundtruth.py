@@ -1,4 +1,4 @@
-"""`willitmerge groundtruth` and `download`: compute or fetch a suite's ground truth."""
+"""`willitmerge groundtruth`: compute a suite's ground truth."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 import typer
 
 from ..evaluation import BACKENDS, DEFAULT_BACKEND, DEVICES, EvalSettings, placed, select_device
-from ..groundtruth import (DEFAULT_METHODS, JOB_PACK, compute_ground_truth, fetch_ground_truth, ground_truth_dir,
-                           signal_table)
+from ..groundtruth import DEFAULT_METHODS, JOB_PACK, compute_ground_truth, ground_truth_dir, signal_table
 from ..groundtruth.ray_executor import GridFailed
 from ..merging import get_method
 from .common import (ADDRESS_HELP, CACHE_HELP, EXECUTOR_HELP, SUITE_HELP, _load, _ray_options, app, console,
@@ -70,15 +69,3 @@ def groundtruth(
     signal = signal_table(tables["pairs"], tables["tasks"], tables["models"])
     console.print(signal.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     console.print(f"wrote {target}")
-
-
-@app.command("download")
-def download(repo_id: str = typer.Argument(..., help="Hub dataset repo holding a willitmerge ground truth"),
-             revision: str = typer.Option(None, "--revision", help="pin a revision (commit sha or tag)")) -> None:
-    """Download a Hub-hosted ground truth (the bundled `tiny` one needs no download)."""
-    try:
-        path = fetch_ground_truth(repo_id, revision)
-    except ConnectionError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(1) from err
-    console.print(f"downloaded to {path}")
