@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from benchmark.blind.layout import BLIND_DIR
 from benchmark.cli import app
+from benchmark.cli import dataset as cli_dataset
 from benchmark.groundtruth.dataset import BUNDLED_ROOT
 from benchmark.publish.export import export_dataset
 from benchmark.publish.hub import publish_to_hub
@@ -139,6 +140,16 @@ def test_cli_export_lists_the_configs(tmp_path):
     assert re.search(r"tiny-updates\s+112 rows", result.output) and "5 configs" in result.output
     again = CliRunner().invoke(app, ["dataset", "export", str(tmp_path / "out")])
     assert again.exit_code == 1 and "nothing is overwritten" in again.output
+
+
+def test_cli_download_reads_a_snapshot_back(layout, monkeypatch):
+    """The Hub cannot be reached here: the snapshot download is replaced by the export it would fetch, and
+    the command runs its real reading part on it."""
+    monkeypatch.setattr(cli_dataset, "download_dataset", lambda repo_id, revision: layout)
+    result = CliRunner().invoke(app, ["download", "org/name"])
+    assert result.exit_code == 0, result.output
+    assert f"every file matches {INDEX}" in result.output
+    assert all(re.search(rf"{t.config}\s+{t.rows} rows", result.output) for t in read_index(layout).tables())
 
 
 def test_publish_offline_fails_clearly_and_changes_nothing():
