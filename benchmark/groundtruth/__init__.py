@@ -8,7 +8,7 @@ from ..evaluation import EvalSettings
 from ..merging import METHODS, get_method
 from ..store import JobStore, default_cache, pack_keys
 from ..suite import Suite
-from .dataset import (TABLES, fetch_ground_truth, ground_truth_dir, ground_truth_settings, load_ground_truth,
+from .dataset import (TABLES, ground_truth_dir, ground_truth_settings, load_ground_truth,
                       resolve_ground_truth, signal_table, write_dataset)
 from .grid import grid_keys, run_grid
 from .jobs import Method, partner_groups
@@ -47,5 +47,5 @@ def compute_ground_truth(suite: Suite, methods: list[Method] | None = None, sett
     return tables
 
 
-__all__ = ["DEFAULT_METHODS", "JOB_PACK", "TABLES", "compute_ground_truth", "fetch_ground_truth", "ground_truth_dir",
+__all__ = ["DEFAULT_METHODS", "JOB_PACK", "TABLES", "compute_ground_truth", "ground_truth_dir",
            "ground_truth_settings", "load_ground_truth", "resolve_ground_truth", "signal_table"]

@@ -1,9 +1,9 @@
 """The published ground truth: parquet tables plus a card, bundled or on the Hub.
 
 `load_ground_truth(suite)` reads a suite's ground truth: the bundled copy for a bundled suite
-(like scikit-learn's `load_*`), else the one `willitmerge groundtruth` wrote into the cache;
-`fetch_ground_truth(repo_id)` downloads a Hub-hosted version (like `fetch_*`) and fails
-with a clear message when offline.
+(like scikit-learn's `load_*`), else the one `willitmerge groundtruth` wrote into the cache.
+The Hub-hosted dataset (the `fetch_*` side) is read by `willitmerge download`
+(`benchmark.publish`), which checks the published layout before it hands back a folder.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import EvalSettings
-from ..hub import allow_hub, offline_error
 from ..store import default_cache
 from ..suite import Suite, load_suite
 from ..suite.registry import is_bundled
@@ -187,17 +186,3 @@ def load_ground_truth(name_or_path: str | Path, table: str = "pairs", cache: Pat
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
     return pd.read_parquet(resolve_ground_truth(name_or_path, cache) / f"{table}.parquet")
-
-
-def fetch_ground_truth(repo_id: str, revision: str | None = None, cache_dir: Path | None = None) -> Path:
-    """Download a Hub-hosted ground truth (a dataset repo with these tables); returns its folder."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    allow_hub()
-    try:
-        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
-                                      cache_dir=str(cache_dir) if cache_dir else None,
-                                      allow_patterns=["*.parquet", "meta.json", "README.md"]))
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as err:
-        raise offline_error(repo_id, err, "download") from err
