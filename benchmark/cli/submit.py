@@ -1,4 +1,4 @@
-"""`willitmerge submit new` and `submit check`."""
+"""`willitmerge submit new` and `submit check` (one folder, or every folder a pull request changes)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from ..predictors.suites import load_prediction_suite
-from ..publish.results import board
+from ..publish.check_report import CheckedRow, check_report
+from ..publish.results import PRIMARY, SCHEMA_VERSION, Results, board
 from ..scoring.records import dump
-from ..submissions import MethodSubmission, PredictorSubmission, SubmissionError, check_submission
+from ..submissions import (ChangedFolder, GitError, MethodSubmission, PredictorSubmission, SubmissionError,
+                           changed_submissions, check_submission)
 from ..submissions.methods import SubmittedMethod
 from ..submissions.template import write_template
 from ..tracks import Entry, Harness, MethodTrack, PredictorTrack
@@ -95,7 +97,8 @@ def _check(path: Path, specs: list, cache: Path, full: bool, in_process: bool,
 
 
 @submit_app.command("check")
-def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors/<name> or submissions/methods/<name> folder"),
+def submit_check(path: Path = typer.Argument(None, help="a submissions/predictors/<name> or submissions/methods/<name> "
+                                                        "folder (or --changed-since)"),
                  suite: list[str] = typer.Option(None, "--suite", help=f"{SUITE_HELP}; score on this suite only "
                                                                       "(repeatable; default: the suites it declares)"),
                  cache: Path = typer.Option(None, "--cache", help=CACHE_HELP),
@@ -105,12 +108,29 @@ def submit_check(path: Path = typer.Argument(..., help="a submissions/predictors
                                                  "and debuggers work)"),
                  full: bool = typer.Option(False, "--full", help="methods: score every pair, exactly as the "
                                            "leaderboard does (minutes on tiny, about an hour on smol), instead of "
-                                           "merging one pair per candidate")) -> None:
+                                           "merging one pair per candidate"),
+                 changed_since: str = typer.Option(None, "--changed-since", metavar="REF",
+                                                   help="instead of PATH: check every submission folder changed "
+                                                   "since the git revision REF (the branch's commits since it left "
+                                                   "REF, and uncommitted files) and print one Markdown table beside "
+                                                   "the board's entries; what a pull request's check runs"),
+                 root: Path = typer.Option(Path("."), "--root", help="with --changed-since: the checkout holding "
+                                                                     "submissions/ and leaderboard/")) -> None:
     """Validate a submission exactly as the leaderboard does, then run it through the leaderboard's own
     track. Predictors: print leave-one-task-out scores, computed in the leaderboard's sandbox. Methods:
-    merge one pair per candidate in the sandbox and check the weights (with --full: its leaderboard row)."""
+    merge one pair per candidate in the sandbox and check the weights (with --full: its leaderboard row).
+    With --changed-since REF: the same for every changed submission folder, as one Markdown table."""
+    if (path is None) == (changed_since is None):
+        console.print("[red]error:[/red] give a submission folder PATH or --changed-since REF (one of them)")
+        raise typer.Exit(2)
     cache = use_cache(cache)
     specs = [_find(name) for name in suite or []]
+    if changed_since is not None:
+        if as_json or in_process:
+            console.print("[red]error:[/red] --changed-since prints a Markdown table and runs every submission in "
+                          "the sandbox: drop --json and --in-process")
+            raise typer.Exit(2)
+        return _check_changed(root, changed_since, specs, cache, full)
     try:
         spec, checks = _check(path, specs, cache, full, in_process, progress=not as_json)
     except Unchecked as err:
@@ -183,3 +203,70 @@ def _print_method_row(checked: Checked, as_json: bool) -> None:
                          METHOD_COLUMNS, [row]))
 
 
+
+def _committed_board(root: Path) -> Results | None:
+    """The board as `leaderboard/results.json` holds it (None when there is none yet); exit 2 when this version
+    cannot read it, naming the fix."""
+    path = root / "leaderboard" / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        return Results.model_validate_json(path.read_text())
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {path}: not a results.json of schema {SCHEMA_VERSION} "
+                      f"({str(err).splitlines()[0]}); regenerate it with `willitmerge leaderboard`")
+        raise typer.Exit(2) from err
+
+
+def _row(folder: str, spec: PredictorSubmission | MethodSubmission, checked: Checked) -> CheckedRow:
+    """A pull request table's row from one suite's check, in the words the one-folder printout uses."""
+    track = "methods" if isinstance(spec, MethodSubmission) else "predictors"
+    common = {"folder": folder, "name": spec.name, "track": track, "suite": checked.suite}
+    entry = checked.entry
+    if entry is None:  # a method's quick look
+        if checked.failure is not None:
+            return CheckedRow(**common, outcome="failed", detail=checked.failure)
+        slowest = max(checked.merges, key=lambda m: m[1].seconds)[1]
+        return CheckedRow(**common, outcome="passed", detail=(
+            f"merged `{checked.pair}` in the sandbox with {len(checked.merges)} candidate(s) (slowest "
+            f"{slowest.seconds:.2f} s, peak {slowest.peak_rss_mb:.0f} MB); weights check out; not scored here "
+            "(`--full` or the leaderboard scores every pair)"))
+    if entry.status != "complete":
+        return CheckedRow(**common, outcome="failed", detail=f"{entry.status}: {entry.reason}")
+    row = board(track, checked.suite, "", [entry]).rows[0]
+    return CheckedRow(**common, outcome="passed", detail=PRIMARY[track], primary=row.primary,
+                      primary_ci=row.primary_ci)
+
+
+def _checked_rows(root: Path, changed: ChangedFolder, specs: list, cache: Path, full: bool) -> list[CheckedRow]:
+    """One changed folder's rows: `submit check` on each suite, or the one row saying why it was not run."""
+    folder, name = changed.path.as_posix(), changed.path.name
+    if changed.removed:
+        return [CheckedRow(folder, name, None, "", "removed", "this change deletes the folder: nothing to check")]
+    if changed.problem is not None:
+        return [CheckedRow(folder, name, None, "", "invalid", changed.problem)]
+    where = root / changed.path
+    try:
+        spec, checks = _check(where, specs, cache, full, in_process=False, progress=False)
+    except Unchecked as err:  # named from the checkout's root, as the pull request's diff names it
+        return [CheckedRow(folder, name, None, "", "invalid", str(err).replace(str(where), folder))]
+    return [_row(folder, spec, checked) for checked in checks]
+
+
+def _check_changed(root: Path, ref: str, specs: list, cache: Path, full: bool) -> None:
+    """Every submission folder changed since `ref`, checked as `submit check FOLDER` checks it, printed as one
+    Markdown table beside the committed board (on stdout, as a pull request's bot posts it); exit 1 when any
+    folder does not pass, 2 when git cannot say what changed."""
+    try:
+        changed = changed_submissions(root, ref)
+    except GitError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    if not changed:
+        print(f"**willitmerge submit check**: no submission folder changed since `{ref}`: nothing to check.")
+        return
+    results = _committed_board(root)
+    rows = [row for folder in changed for row in _checked_rows(root, folder, specs, cache, full)]
+    print(check_report(ref, rows, results), end="")
+    if any(r.outcome in ("failed", "invalid") for r in rows):
+        raise typer.Exit(1)
