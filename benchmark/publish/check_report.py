@@ -88,7 +88,9 @@ def check_report(ref: str, rows: list[CheckedRow], results: Results | None) -> s
                   if r.primary is not None else f"**{r.outcome}**: {r.detail}")
         table.append(f"| {_cell(f'`{r.folder}`')} | {_cell(r.suite) or '—'} | {_cell(result)} | "
                      f"{_cell(beside_board(r, results))} |")
-    note = ("Ranks come from blind rounds, never from this check: an entry is ranked on the first round opened after "
-            "its folder is merged, and listed unranked with its public score until then (README, Blind rounds). "
-            "Run the same check locally with `willitmerge submit check --changed-since origin/main`.")
+    note = ("Ranks never come from this check. On a board that a blind round ranks, an entry is ranked on the "
+            "first round opened after its folder was committed, on experts and tasks it could not have seen, and is "
+            "listed unranked with its public score until then; a board without a round ranks by paired comparisons "
+            "of public scores (README: Blind rounds). The same check locally: "
+            "`willitmerge submit check --changed-since upstream/main` (README: How to submit).")
     return "\n".join([head, "", *table, "", note]) + "\n"
