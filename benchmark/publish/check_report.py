@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..tracks.columns import format_interval
-from .results import Board, Results
+from .results import Board, Results, Row
 
 Outcome = Literal["passed", "failed", "invalid", "removed"]
 TOP = 3  # board entries shown beside each row
@@ -42,7 +42,7 @@ def _cell(text: str) -> str:
     return re.sub(r"\r?\n", "<br>", "`".join(parts).replace("|", "\\|"))
 
 
-def _entry(row, blind: bool) -> str:
+def _entry(row: Row, blind: bool) -> str:
     """A board entry as `1 name 0.868 (public 0.945)` (a blind-ranked board) or `1 name 0.945`."""
     rank = "–" if row.rank is None else str(row.rank)
     if blind and row.blind is not None and row.blind.primary is not None:
