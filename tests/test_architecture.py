@@ -34,13 +34,13 @@ MODULE_ORDER = {
     "benchmark.scoring": ["records", "correlation", "paired", "ranking", "methods", "transfer", "__init__"],
     "benchmark.predictors": ["api", "metrics", "suites", "zero_shot", "harness"],
     "benchmark.predictors.metrics": ["weights", "model", "__init__"],
-    "benchmark.submissions": ["schema", "checks", "loading", "template", "method_worker", "predictor_worker",
-                              "methods", "__init__"],
+    "benchmark.submissions": ["schema", "checks", "loading", "template", "changed", "method_worker",
+                              "predictor_worker", "methods", "__init__"],
     "benchmark.tracks": ["boards", "entry", "protocol", "base", "columns", "predictors", "transfer", "methods",
                          "__init__"],
     "benchmark.blind": ["secret", "draw", "layout", "figures", "opening", "scoring", "reveal", "__init__"],
-    "benchmark.publish": ["results", "blind_ranks", "markdown", "html", "leaderboard", "layout", "card", "export", "hub",
-                          "__init__"],
+    "benchmark.publish": ["results", "blind_ranks", "markdown", "check_report", "html", "leaderboard", "layout", "card",
+                          "export", "hub", "__init__"],
     "benchmark.cli": ["common", "suite", "groundtruth", "submit", "board", "blind", "dataset", "__init__"],
 }
 
