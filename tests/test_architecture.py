@@ -39,8 +39,8 @@ MODULE_ORDER = {
     "benchmark.tracks": ["boards", "entry", "protocol", "base", "columns", "predictors", "transfer", "methods",
                          "__init__"],
     "benchmark.blind": ["secret", "draw", "layout", "figures", "opening", "scoring", "reveal", "__init__"],
-    "benchmark.publish": ["results", "blind_ranks", "markdown", "check_report", "html", "leaderboard", "layout", "card",
-                          "export", "hub", "__init__"],
+    "benchmark.publish": ["results", "blind_ranks", "markdown", "check_report", "plots", "html", "leaderboard",
+                          "layout", "card", "export", "hub", "__init__"],
     "benchmark.cli": ["common", "suite", "groundtruth", "submit", "board", "blind", "dataset", "__init__"],
 }
 

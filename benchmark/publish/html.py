@@ -1,12 +1,13 @@
 """`leaderboard/index.html`: one self-contained static page (inline CSS, JS and SVG; no network).
 
-One board shows at a time, picked by suite × track (methods, predictors, transfer); the URL's
-hash names it, so a board can be linked. Tables sort by clicking a header (numbers numerically,
-unranked rows last); an entry's name opens its detail (about, what beats it, per-method scores of
-a predictor or per-task `na` of a method, the isolation it ran under when recorded, the cache keys
-of its records). Plots are SVG drawn here from `results.json` data: a predicted-vs-actual scatter
-per predictor, a task-by-task heatmap of `na` per merge method, and cost (seconds per merge)
-against score.
+One board shows at a time, picked by suite × track (methods, predictors, transfer); the URL's hash
+names it, so a board can be linked. Tables sort by clicking a header (numbers numerically, unranked
+rows last); an entry's name opens its detail (about, what beats it, per-method scores of a predictor
+or per-task `na` of a method, the isolation it ran under when recorded, the cache keys of its
+records). Plots are SVG drawn here from `results.json` data: a predicted-vs-actual scatter per
+predictor, a task-by-task heatmap of `na` per merge method, and cost (seconds per merge) against
+score (drawn by `plots`). The page loads nothing from elsewhere, so it can be served as a static
+Hugging Face Space or opened from disk; narrow screens scroll tables sideways and shrink plots.
 """
 
 from __future__ import annotations
@@ -19,28 +20,34 @@ from ..scoring.records import dump
 from ..tracks.entry import ScatterPlot
 from ..tracks.columns import (BOARD_COLUMNS, PER_METHOD_COLUMNS, TRANSFER_COLUMNS, Column, columns,
                                format_number, format_status)
+from . import plots
 from .results import Board, Results, TransferBoard
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
-th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:right}
+.scroll{overflow-x:auto;max-width:100%}
+th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:right}
 th{cursor:pointer;background:#f3f3f3;user-select:none}
 th.sorted-asc::after{content:" ▲"} th.sorted-desc::after{content:" ▼"}
 td.name,th.name{text-align:left}
+td:not(.name){white-space:nowrap}
 tr.unranked{color:#888}
-.plots{display:flex;flex-wrap:wrap;gap:1rem}
-figure{margin:0} figcaption{font-size:.8rem;text-align:center}
+.plots{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+figure{margin:0;max-width:100%} figcaption{font-size:.8rem;text-align:center}
+figure svg{display:block;max-width:100%;height:auto}
 svg text{font-size:10px;font-family:system-ui,sans-serif}
 .selector{padding:.5rem 0;border-bottom:1px solid #ddd}
-.selector label{margin-right:1rem}
+.selector label{margin-right:1rem;white-space:nowrap}
 section.board[hidden],#no-board[hidden]{display:none}
 td.name a{color:inherit}
 details.entry{margin:.3rem 0;border-left:3px solid #ddd;padding-left:.6rem}
 details.entry[open]{border-color:#2b6cb0}
 details.entry summary{cursor:pointer;font-weight:600}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:.1rem .8rem;font-size:.85rem}
-dl.facts dt{color:#555} dl.facts dd{margin:0;word-break:break-all}
+dl.facts dt{color:#555} dl.facts dd{margin:0;overflow-wrap:anywhere}
+@media (max-width:40rem){body{margin:1rem auto;padding:0 .6rem}h1{font-size:1.6rem}
+ dl.facts{grid-template-columns:auto} dl.facts dd{margin-bottom:.3rem}}
 """
 
 SCRIPT = """
@@ -98,7 +105,13 @@ def _table(b: Board) -> str:
         link = f'<a class="entry-link" href="#{_entry_id(b, r.name)}">{_esc(r.name)}</a>'
         cells = [_cell(c.text(r), c.value(r), c.css, link if c.names_entry else None) for c in spec]
         rows.append(f'<tr class="{"ranked" if r.rank is not None else "unranked"}">{"".join(cells)}</tr>')
-    return f'<table class="sortable" id="table-{b.track}-{b.suite}">{_head(spec)}<tbody>{"".join(rows)}</tbody></table>'
+    return _scrolling(f'<table class="sortable" id="table-{b.track}-{b.suite}">{_head(spec)}'
+                      f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _scrolling(table: str) -> str:
+    """A wide table scrolls sideways inside the page on a narrow screen instead of widening the page."""
+    return f'<div class="scroll">{table}</div>'
 
 
 def _blind_note(b: Board) -> str:
@@ -116,38 +129,13 @@ def _head(spec: list[Column], suite: str = "") -> str:
     return f"<thead><tr>{ths}</tr></thead>"
 
 
-def _scale(values: list[float], lo_px: float, hi_px: float):
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
-    return lambda v: lo_px + (v - lo) / span * (hi_px - lo_px)
-
-
-def _axes(w: int, h: int, pad: int, xlabel: str, ylabel: str) -> str:
-    return (f'<line x1="{pad}" y1="{h - pad}" x2="{w - 5}" y2="{h - pad}" stroke="#444"/>'
-            f'<line x1="{pad}" y1="5" x2="{pad}" y2="{h - pad}" stroke="#444"/>'
-            f'<text x="{(w + pad) / 2}" y="{h - 8}" text-anchor="middle">{_esc(xlabel)}</text>'
-            f'<text x="12" y="{(h - pad) / 2}" text-anchor="middle" transform="rotate(-90 12 {(h - pad) / 2})">'
-            f'{_esc(ylabel)}</text>')
-
-
-def _tick(x: float, y: float, text: str, anchor: str = "middle") -> str:
-    return f'<text class="tick" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{_esc(text)}</text>'
-
-
 def _scatter(name: str, plot: ScatterPlot, rho) -> str:
-    w, h, pad = 220, 200, 34
-    points = plot.points
-    if not points:
+    if not plot.points:
         return ""
-    fx, fy = _scale([p[0] for p in points], pad + 4, w - 10), _scale([0.0, 1.0] + [p[1] for p in points], h - pad - 4, 10)
-    dots = "".join(f'<circle cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="2" fill="#2b6cb0" fill-opacity=".5"/>'
-                   for x, y in points)
-    top = max([1.0] + [p[1] for p in points])
-    dots += _tick(pad - 3, fy(0.0) + 3, "0", "end") + _tick(pad - 3, fy(top) + 3, f"{top:.1f}", "end")
-    caption = f"{_esc(name)} (Spearman {format_number(rho)})"
-    return (f'<figure class="scatter" data-name="{_esc(name)}"><svg width="{w}" height="{h}" '
-            f'role="img" aria-label="predicted vs actual for {_esc(name)}">{_axes(w, h, pad, "prediction (z per fold)", "measured na (" + plot.method + ")")}'
-            f'{dots}</svg><figcaption>{caption}</figcaption></figure>')
+    drawing = plots.scatter(plot.points, "prediction (z per fold)", f"measured na ({plot.method})",
+                            f"predicted vs actual for {name}")
+    return (f'<figure class="scatter" data-name="{_esc(name)}">{drawing}'
+            f"<figcaption>{_esc(name)} (Spearman {format_number(rho)})</figcaption></figure>")
 
 
 def _colour(value: float) -> str:
@@ -159,44 +147,25 @@ def _heatmap(b: Board) -> str:
     rows = [r for r in b.rows if r.plots.task_na]
     if not rows:
         return ""
-    tasks = sorted({t for r in rows for t in r.plots.task_na})
-    cell, left, top = 44, 150, 24
-    w, h = left + cell * len(tasks) + 10, top + cell * len(rows) + 10
-    parts = [f'<text x="{left + i * cell + cell / 2}" y="{top - 8}" text-anchor="middle">{_esc(t)}</text>'
-             for i, t in enumerate(tasks)]
-    for j, r in enumerate(rows):
-        parts.append(f'<text x="{left - 6}" y="{top + j * cell + cell / 2 + 3}" text-anchor="end">{_esc(r.name)}</text>')
-        for i, t in enumerate(tasks):
-            v = r.plots.task_na.get(t)
-            if v is None:
-                continue
-            x, y = left + i * cell, top + j * cell
-            parts.append(f'<rect class="heat" x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{_colour(v)}">'
-                         f'<title>{_esc(r.name)} on {_esc(t)}: {v:.3f}</title></rect>'
-                         f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 3}" text-anchor="middle">{v:.2f}</text>')
-    return (f'<figure id="heatmap-{b.suite}"><svg width="{w}" height="{h}" role="img" '
-            f'aria-label="na per task and method">{"".join(parts)}</svg><figcaption>mean acc(merged)/acc(expert) on '
-            f'each task over the pairs that include it</figcaption></figure>')
+    na = {r.name: r.plots.task_na for r in rows}
+    drawing = plots.heatmap([r.name for r in rows], sorted({t for r in rows for t in r.plots.task_na}),
+                            lambda name, task: na[name].get(task), _colour,
+                            lambda name, task, v: f"{name} on {task}: {v:.3f}", "na per task and method")
+    return (f'<figure id="heatmap-{b.suite}">{drawing}<figcaption>mean acc(merged)/acc(expert) on each task over '
+            "the pairs that include it</figcaption></figure>")
 
 
 def _cost_plot(b: Board) -> str:
+    """Mean na against seconds per merge (log scale), both axes spanning the entries' values."""
     rows = [r for r in b.rows if r.status == "complete" and r.scores.seconds_per_merge]
     if not rows:
         return ""
-    w, h, pad = 460, 300, 40
-    xs = [math.log10(r.scores.seconds_per_merge) for r in rows]
-    fx = _scale(xs + [min(xs) - 0.1, max(xs) + 0.1], pad + 6, w - 90)
-    fy = _scale([r.primary for r in rows] + [0.0], h - pad - 6, 12)
-    parts = [_axes(w, h, pad, "seconds per merge (log scale)", "mean na")]
-    low, high = min(xs), max(xs)
-    parts += [_tick(fx(low), h - pad + 12, f"{10 ** low:.2g} s"), _tick(fx(high), h - pad + 12, f"{10 ** high:.2g} s"),
-              _tick(pad - 3, fy(0.0) + 3, "0", "end"),
-              _tick(pad - 3, fy(max(r.primary for r in rows)) + 3, f"{max(r.primary for r in rows):.2f}", "end")]
-    for x, r in zip(xs, rows):
-        parts.append(f'<circle class="cost" cx="{fx(x):.1f}" cy="{fy(r.primary):.1f}" r="4" fill="#c05621"/>'
-                     f'<text x="{fx(x) + 6:.1f}" y="{fy(r.primary) + 3:.1f}">{_esc(r.name)}</text>')
-    return (f'<figure id="cost-{b.suite}"><svg width="{w}" height="{h}" role="img" aria-label="cost vs score">'
-            f'{"".join(parts)}</svg><figcaption>cost against score</figcaption></figure>')
+    points = [(math.log10(r.scores.seconds_per_merge), r.primary, r.name) for r in rows]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x, y = plots.Axis(*plots.padded(xs, 0.1), 48, 340), plots.Axis(*plots.padded(ys, 0.12), 270, 12)
+    drawing = plots.labelled_scatter(points, x, y, 470, (plots.log_ticks(x.lo, x.hi, "s"), plots.nice_ticks(y.lo, y.hi)),
+                                     ("seconds per merge (log scale)", "mean na"), "cost vs score", "cost")
+    return f'<figure id="cost-{b.suite}">{drawing}<figcaption>cost against score</figcaption></figure>'
 
 
 def _text(value) -> str:
@@ -215,7 +184,7 @@ def _facts(items: list[tuple[str, str]]) -> str:
 def _detail_table(cls: str, head: list[str], rows: list[list[str]]) -> str:
     ths = "".join(f"<th>{_esc(h)}</th>" for h in head)
     trs = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>{trs}</tbody></table>'
+    return _scrolling(f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>{trs}</tbody></table>')
 
 
 def _entry_details(b: Board, r) -> str:
@@ -253,8 +222,8 @@ def _transfer_section(t: TransferBoard) -> str:
     spec = columns(TRANSFER_COLUMNS, "html")
     rows = [f'<tr class="{"ranked" if r.status == "complete" else "unranked"}">'
             + "".join(_cell(c.text(r), c.value(r), c.css) for c in spec) + "</tr>" for r in t.rows]
-    return (head + f'<table class="sortable" id="table-transfer-{_esc(t.train_suite)}-{_esc(t.test_suite)}">'
-            f'{_head(spec, t.test_suite)}<tbody>{"".join(rows)}</tbody></table></section>')
+    return (head + _scrolling(f'<table class="sortable" id="table-transfer-{_esc(t.train_suite)}-{_esc(t.test_suite)}">'
+                              f'{_head(spec, t.test_suite)}<tbody>{"".join(rows)}</tbody></table>') + "</section>")
 
 
 def _selector(results: Results) -> str:
@@ -268,9 +237,9 @@ def _selector(results: Results) -> str:
 
 def render_html(results: Results) -> str:
     body = ["<h1>willitmerge leaderboard</h1>",
-            "<p>Generated by <code>willitmerge leaderboard</code>; the same data as <code>results.json</code> "
-            f"(schema {results.schema_version}). Pick a board (suite × track) below; click a column header to "
-            "sort, an entry's name for its detail.</p>",
+            "<p>Generated by <code>willitmerge leaderboard</code>; the same data as "
+            f'<a href="results.json"><code>results.json</code></a> (schema {results.schema_version}). Pick a board '
+            "(suite × track) below; click a column header to sort, an entry's name for its detail.</p>",
             f"<p id=\"ranking-rule\"><strong>How ranks work.</strong> {_esc(results.ranking)} Incomplete and failed "
             "entries are never averaged over the cells they have.</p>",
             f"<p>Sandbox: {_esc(results.sandbox)}.</p>", _selector(results)]
@@ -287,5 +256,8 @@ def render_html(results: Results) -> str:
         body += ["<h3>Entries</h3>", *(_entry_details(b, r) for r in b.rows)]
         body.append("</section>")
     body += [_transfer_section(t) for t in results.transfer]
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>willitmerge leaderboard</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}<script>{SCRIPT}</script></body></html>\n")
+    # the empty icon keeps browsers from asking the server for /favicon.ico, which a Space does not have
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
+            f"<title>willitmerge leaderboard</title><style>{STYLE}</style></head><body>{''.join(body)}"
+            f"<script>{SCRIPT}</script></body></html>\n")
