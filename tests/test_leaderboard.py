@@ -222,7 +222,7 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
                          format_interval(l1.primary, l1.primary_ci)]  # the transfer figure beside the within-suite one
     assert results.transfer[0].reason in browser.find_element(By.ID, f"transfer-{methods.suite}-{predictors.suite}").text
     track.select_by_value("predictors")
-    browser.find_element(By.CSS_SELECTOR, f"a[href='#entry-predictors-{predictors.suite}-l1-pearson-linear']").click()
+    browser.find_element(By.CSS_SELECTOR, f"a[href='#board={predictors.suite}-predictors&entry=l1-pearson-linear']").click()
     detail = browser.find_element(By.ID, f"entry-predictors-{predictors.suite}-l1-pearson-linear")
     assert detail.get_attribute("open") is not None
     per_method = detail.find_elements(By.CSS_SELECTOR, "table.per-method tbody tr")
@@ -231,7 +231,7 @@ def test_page_selects_boards_and_shows_entry_detail_in_chromium(built, transferr
     suite.select_by_value(methods.suite)
     track.select_by_value("methods")
     for name in ("weight-avg", "ta"):
-        browser.find_element(By.CSS_SELECTOR, f"a[href='#entry-methods-{methods.suite}-{name}']").click()
+        browser.find_element(By.CSS_SELECTOR, f"a[href='#board={methods.suite}-methods&entry={name}']").click()
     weight_avg = browser.find_element(By.ID, f"entry-methods-{methods.suite}-weight-avg")
     row = next(r for r in methods.rows if r.name == "weight-avg")
     tasks = [r.find_elements(By.TAG_NAME, "td")[0].text for r in weight_avg.find_elements(By.CSS_SELECTOR, "table.per-task tbody tr")]

@@ -1,13 +1,15 @@
 """`leaderboard/index.html`: one self-contained static page (inline CSS, JS and SVG; no network).
 
-One board shows at a time, picked by suite × track (methods, predictors, transfer); the URL's hash
-names it, so a board can be linked. Tables sort by clicking a header (numbers numerically, unranked
-rows last); an entry's name opens its detail (about, what beats it, per-method scores of a predictor
-or per-task `na` of a method, the isolation it ran under when recorded, the cache keys of its
-records). Plots are SVG drawn here from `results.json` data: a predicted-vs-actual scatter per
-predictor, a task-by-task heatmap of `na` per merge method, and cost (seconds per merge) against
-score (drawn by `plots`). The page loads nothing from elsewhere, so it can be served as a static
-Hugging Face Space or opened from disk; narrow screens scroll tables sideways and shrink plots.
+One board shows at a time, picked by suite × track (methods, predictors, transfer). The URL's
+fragment names the board and the open entry (`#board=smol-methods&entry=ties`): it is read on load
+and rewritten as the reader picks a board or opens an entry, so either can be linked. Tables sort by
+clicking a header (numbers numerically, unranked rows last); an entry's name opens its detail
+(about, what beats it, per-method scores of a predictor or per-task `na` of a method, the isolation
+it ran under when recorded, the cache keys of its records). Plots are SVG drawn here from
+`results.json` data: a predicted-vs-actual scatter per predictor, a task-by-task heatmap of `na` per
+merge method, and cost (seconds per merge) against score (drawn by `plots`). The page loads nothing
+from elsewhere, so it can be served as a static Hugging Face Space or opened from disk; narrow
+screens scroll tables sideways and shrink plots.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from urllib.parse import urlencode
 
 from ..scoring.records import dump
 from ..tracks.entry import ScatterPlot
@@ -64,23 +67,49 @@ function sortTable(th){
 }
 document.querySelectorAll('table.sortable th').forEach(th=>th.addEventListener('click',()=>sortTable(th)));
 const suiteSelect=document.getElementById('suite-select'), trackSelect=document.getElementById('track-select');
-function showBoard(){
-  const track=trackSelect.value, suite=suiteSelect.value; let shown=0;
+const first=document.querySelector('section.board');
+// The fragment is `board=SUITE-TRACK` and optionally `&entry=NAME`; the track follows the last hyphen.
+function setFragment(entry){
+  const p=new URLSearchParams({board:suiteSelect.value+'-'+trackSelect.value}); if(entry)p.set('entry',entry);
+  history.replaceState(null,'','#'+p);
+  // a Space shows the page in a frame of huggingface.co/spaces/ORG/NAME, which hands its own fragment in on load;
+  // this message (the Hub's, for static Spaces) keeps that outer address in step
+  if(window.parent!==window&&document.referrer&&new URL(document.referrer).origin==='https://huggingface.co')
+    window.parent.postMessage({hash:'#'+p},'https://huggingface.co');
+}
+function showBoard(suite,track){
+  suiteSelect.value=suite; trackSelect.value=track; let shown=0;
   document.querySelectorAll('section.board').forEach(s=>{
     s.hidden=!(s.dataset.track===track&&s.dataset.suite===suite); shown+=!s.hidden});
   const none=document.getElementById('no-board'); none.hidden=shown>0;
   none.textContent=shown?'':'No '+track+' board for '+suite+'.';
-  history.replaceState(null,'','#'+track+'-'+suite);
 }
-function selectBoard(id){
-  const s=document.getElementById(id); if(!s||!s.classList.contains('board'))return false;
-  suiteSelect.value=s.dataset.suite; trackSelect.value=s.dataset.track; showBoard(); return true;
+function openEntry(name){
+  const d=[...document.querySelectorAll('section.board:not([hidden]) details.entry')].find(d=>d.dataset.name===name);
+  if(d){d.open=true; d.scrollIntoView()} return !!d;
 }
-suiteSelect.addEventListener('change',showBoard); trackSelect.addEventListener('change',showBoard);
+const offered=(select,value)=>[...select.options].some(o=>o.value===value);
+function applyFragment(){
+  const raw=location.hash.slice(1), params=new URLSearchParams(raw), board=params.get('board')||'';
+  let cut=board.lastIndexOf('-'), suite=board.slice(0,cut), track=board.slice(cut+1), entry=params.get('entry');
+  if(!board){  // older links name an element: a board (#methods-smol) or an entry's detail (#entry-...)
+    const el=document.getElementById(decodeURIComponent(raw)), section=el&&el.closest('section.board');
+    if(section){suite=section.dataset.suite; track=section.dataset.track; if(el.matches('details.entry'))entry=el.dataset.name}
+  }
+  if(!(offered(suiteSelect,suite)&&offered(trackSelect,track))){
+    if(!first)return; suite=first.dataset.suite; track=first.dataset.track; entry=null}
+  showBoard(suite,track);
+  setFragment(entry&&openEntry(entry)?entry:null);  // the URL names only what is shown
+}
+const picked=()=>{showBoard(suiteSelect.value,trackSelect.value); setFragment(null)};
+suiteSelect.addEventListener('change',picked); trackSelect.addEventListener('change',picked);
 document.querySelectorAll('a.entry-link').forEach(a=>a.addEventListener('click',e=>{
-  const d=document.getElementById(a.getAttribute('href').slice(1)); if(d){d.open=true}}));
-const first=document.querySelector('section.board');
-if(!selectBoard(decodeURIComponent(location.hash.slice(1)))&&first){selectBoard(first.id)}
+  e.preventDefault(); const name=a.dataset.entry; if(openEntry(name))setFragment(name)}));
+document.querySelectorAll('details.entry').forEach(d=>d.addEventListener('toggle',()=>{
+  const named=new URLSearchParams(location.hash.slice(1)).get('entry');
+  if(d.open)setFragment(d.dataset.name); else if(named===d.dataset.name)setFragment(null)}));
+window.addEventListener('hashchange',applyFragment);
+applyFragment();
 """
 
 
@@ -98,11 +127,17 @@ def _entry_id(b: Board, name: str) -> str:
     return "entry-" + re.sub(r"[^A-Za-z0-9_.-]", "-", f"{b.track}-{b.suite}-{name}")
 
 
+def fragment(suite: str, track: str, entry: str | None = None) -> str:
+    """The URL fragment that opens a board (and an entry's detail) on load: `#board=SUITE-TRACK&entry=NAME`."""
+    return "#" + urlencode({"board": f"{suite}-{track}"} | ({"entry": entry} if entry else {}))
+
+
 def _table(b: Board) -> str:
     spec = columns(BOARD_COLUMNS[b.track], "html", blind=b.blind_round is not None)
     rows = []
     for r in b.rows:
-        link = f'<a class="entry-link" href="#{_entry_id(b, r.name)}">{_esc(r.name)}</a>'
+        link = (f'<a class="entry-link" href="{_esc(fragment(b.suite, b.track, r.name))}" data-entry="{_esc(r.name)}">'
+                f"{_esc(r.name)}</a>")
         cells = [_cell(c.text(r), c.value(r), c.css, link if c.names_entry else None) for c in spec]
         rows.append(f'<tr class="{"ranked" if r.rank is not None else "unranked"}">{"".join(cells)}</tr>')
     return _scrolling(f'<table class="sortable" id="table-{b.track}-{b.suite}">{_head(spec)}'
@@ -239,7 +274,8 @@ def render_html(results: Results) -> str:
     body = ["<h1>willitmerge leaderboard</h1>",
             "<p>Generated by <code>willitmerge leaderboard</code>; the same data as "
             f'<a href="results.json"><code>results.json</code></a> (schema {results.schema_version}). Pick a board '
-            "(suite × track) below; click a column header to sort, an entry's name for its detail.</p>",
+            "(suite × track) below; click a column header to sort, an entry's name for its detail. The address "
+            "then links to that board and entry.</p>",
             f"<p id=\"ranking-rule\"><strong>How ranks work.</strong> {_esc(results.ranking)} Incomplete and failed "
             "entries are never averaged over the cells they have.</p>",
             f"<p>Sandbox: {_esc(results.sandbox)}.</p>", _selector(results)]
