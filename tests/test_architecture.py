@@ -40,7 +40,7 @@ MODULE_ORDER = {
                          "__init__"],
     "benchmark.blind": ["secret", "draw", "layout", "figures", "opening", "scoring", "reveal", "__init__"],
     "benchmark.publish": ["results", "blind_ranks", "markdown", "check_report", "plots", "html", "leaderboard",
-                          "layout", "card", "export", "hub", "__init__"],
+                          "layout", "card", "export", "hub", "space", "__init__"],
     "benchmark.cli": ["common", "suite", "groundtruth", "submit", "board", "blind", "dataset", "__init__"],
 }
 

@@ -1,5 +1,6 @@
 """`willitmerge dataset export`, `publish` and `download`: the published dataset's one layout, written locally,
-uploaded to a Hub dataset repo, and read back from one."""
+uploaded to a Hub dataset repo, and read back from one; `publish --space` also serves the leaderboard page as a
+static Space."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from ..publish.export import export_dataset
 from ..publish.hub import download_dataset, publish_to_hub
 from ..publish.layout import INDEX, LayoutError, read_dataset
+from ..publish.space import check_space_id, export_space, publish_space
 from ..suite import ManifestError, ResultSuiteError
 from .common import CACHE_HELP, SUITE_HELP, app, console, use_cache
 
@@ -51,17 +53,43 @@ def export(out: Path = typer.Argument(..., help="a new (or empty) folder to writ
 
 
 @app.command("publish")
-def publish(repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repo to upload to, e.g. org/willitmerge"),
+def publish(repo_id: str = typer.Option(None, "--repo-id", help="Hub dataset repo to upload to, e.g. org/willitmerge"),
+            space: str = typer.Option(None, "--space", help="Hub Space to serve the leaderboard page from, as a static "
+                                                            "Space (ORG/NAME; created if missing)"),
+            dry_run: bool = typer.Option(False, "--dry-run", help="with --space: write the Space's folder to --out and "
+                                                                  "upload nothing; needs no network"),
+            out: Path = typer.Option(None, "--out", help="with --space: a new or empty folder to write the Space's "
+                                                         "folder into (default: a temporary one, removed after upload)"),
             root: Path = typer.Option(Path("."), "--root", help=ROOT_HELP),
             suites: list[str] = typer.Option(None, "--suite", help=DATASET_SUITES_HELP),
             cache: Path = typer.Option(None, "--cache", help=CACHE_HELP)) -> None:
-    """Upload the dataset layout (`dataset export`) to a Hub dataset repo in one commit (needs network and a token)."""
-    cache = use_cache(cache)
+    """Upload the dataset layout (`dataset export`) to a Hub dataset repo, and/or the leaderboard page to a static
+    Space, each in one commit (needs network and a token; `--space S --dry-run --out DIR` only builds the Space)."""
+    for problem, message in ((not (repo_id or space), "give --repo-id ORG/NAME (the dataset), --space ORG/NAME (a "
+                                                      "static Space for the page), or both"),
+                             ((dry_run or out) and not space, "--dry-run and --out build a Space's folder; add "
+                                                              "--space ORG/NAME"),
+                             (dry_run and repo_id, "--dry-run builds the Space's folder only; for the dataset's, run "
+                                                   "`willitmerge dataset export DIR`"),
+                             (dry_run and out is None, "--dry-run keeps the Space's folder for you to look at; say "
+                                                       "where with --out DIR")):
+        if problem:
+            console.print(f"[red]error:[/red] {message}")
+            raise typer.Exit(2)
+    leaderboard = root / "leaderboard"
     try:
-        url = publish_to_hub(repo_id, root, suites or None, cache)
-    except (ConnectionError, *PROBLEMS) as err:
+        if dry_run:
+            check_space_id(space)
+            files = export_space(leaderboard, out)
+            console.print(f"wrote the Space {space}'s folder to {out} ({len(files)} files); nothing uploaded. "
+                          f"Serve it with `python -m http.server -d {out}`")
+            return
+        if repo_id:
+            console.print(f"published to {publish_to_hub(repo_id, root, suites or None, use_cache(cache))}")
+        if space:
+            console.print(f"published the Space: {publish_space(space, leaderboard, out)}")
+    except (ConnectionError, ValueError, *PROBLEMS) as err:
         raise _fail(err) from err
-    console.print(f"published to {url}")
 
 
 @app.command("download")

@@ -109,7 +109,8 @@ def published_sources(root: Path = Path("."), cache: Path | None = None) -> list
     return weights + revealed + results
 
 
-def _empty_target(out: Path) -> None:
+def empty_target(out: Path) -> None:
+    """Refuse to write into a folder that holds anything, so an export never mixes with stale files."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not an empty folder; export into a new folder (nothing is "
                               "overwritten)")
@@ -120,7 +121,7 @@ def export_dataset(out: Path, suites: Sequence[str] | None = None, *, root: Path
     """Write the layout into `out` (absent or empty): the named suites (default: `published_sources`), ROOT's
     leaderboard unless `leaderboard=False`, the card (its load examples name `repo_id`) and the index."""
     out = Path(out)
-    _empty_target(out)
+    empty_target(out)
     sources = [source_of(s, cache) for s in suites] if suites else published_sources(root, cache)
     names = [s.suite.name for s in sources]
     configs = [t.config for s in sources for t in s.suite.tables]
