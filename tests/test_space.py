@@ -148,6 +148,10 @@ def _check_layout(browser, suite: str, track: str) -> None:
             "return [Math.max(...ys)-Math.min(...ys), arguments[0].querySelector('figure[id^=cost] svg')"
             ".getBoundingClientRect().height]", section)
         assert spread > 0.5 * plot, (suite, "points crowd one edge of the cost plot", spread, plot)
+        scale = browser.execute_script(  # drawn px per SVG unit: below 1 the heatmap's 10 px numbers shrink
+            "const s=arguments[0].querySelector('figure[id^=heatmap] svg');"
+            "return s.getBoundingClientRect().width / s.viewBox.baseVal.width", section)
+        assert scale > 0.99, (suite, "the heatmap's numbers are shrunk to", 10 * scale, "px")
     page, window, widest = browser.execute_script(
         "return [document.documentElement.scrollWidth, window.innerWidth,"
         " Math.max(0, ...[...arguments[0].querySelectorAll('figure')].map(f=>f.getBoundingClientRect().right))]",

@@ -37,8 +37,9 @@ td.name,th.name{text-align:left}
 td:not(.name){white-space:nowrap}
 tr.unranked{color:#888}
 .plots{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-figure{margin:0;max-width:100%} figcaption{font-size:.8rem;text-align:center}
+figure{margin:0;max-width:100%;min-width:0} figcaption{font-size:.8rem;text-align:center}
 figure svg{display:block;max-width:100%;height:auto}
+.scroll>svg{max-width:none}
 svg text{font-size:10px;font-family:system-ui,sans-serif}
 .selector{padding:.5rem 0;border-bottom:1px solid #ddd}
 .selector label{margin-right:1rem;white-space:nowrap}
@@ -145,7 +146,7 @@ def _table(b: Board) -> str:
 
 
 def _scrolling(table: str) -> str:
-    """A wide table scrolls sideways inside the page on a narrow screen instead of widening the page."""
+    """A wide table (or heatmap) scrolls sideways inside the page on a narrow screen instead of widening it."""
     return f'<div class="scroll">{table}</div>'
 
 
@@ -186,7 +187,9 @@ def _heatmap(b: Board) -> str:
     drawing = plots.heatmap([r.name for r in rows], sorted({t for r in rows for t in r.plots.task_na}),
                             lambda name, task: na[name].get(task), _colour,
                             lambda name, task, v: f"{name} on {task}: {v:.3f}", "na per task and method")
-    return (f'<figure id="heatmap-{b.suite}">{drawing}<figcaption>mean acc(merged)/acc(expert) on each task over '
+    # the cells' numbers are the point: at their drawn size, scrolling sideways on a narrow screen, not shrunk
+    return (f'<figure id="heatmap-{b.suite}">{_scrolling(drawing)}'
+            "<figcaption>mean acc(merged)/acc(expert) on each task over "
             "the pairs that include it</figcaption></figure>")
 
 
