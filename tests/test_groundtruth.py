@@ -139,6 +139,45 @@ def test_killed_run_resumes_without_redoing_jobs(micro_suite, micro_grid_hf, tmp
     assert len(after) > len(done_before)
 
 
+def test_an_interrupt_stops_a_parallel_run_at_once_and_packs_what_it_finished(micro_suite, tmp_path):
+    """An interrupt sent to the driver alone (`kill -INT`, a supervisor) ends the run within seconds, leaves
+    no worker computing, and its pack holds every job stored before it stopped."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from benchmark.suite import load_suite\n"
+        "from benchmark.evaluation import EvalSettings\n"
+        "from benchmark.groundtruth import compute_ground_truth\n"
+        "from benchmark.merging import get_method\n"
+        "if __name__ == '__main__':\n"
+        f"    compute_ground_truth(load_suite({str(micro_suite.root)!r}), [get_method(m) for m in {METHODS!r}],\n"
+        "        EvalSettings(backend='hf'), sys.argv[1], show_progress=False, jobs=2, pack=Path(sys.argv[2]))\n"
+    )
+    runner, pack = tmp_path / "run.py", tmp_path / "jobs.jsonl"
+    runner.write_text(script)
+    store = JobStore(tmp_path / "cache" / "jobs")
+    proc = subprocess.Popen([sys.executable, str(runner), str(tmp_path / "cache"), str(pack)], start_new_session=True)
+    deadline = time.time() + 300
+    while len(store) < 4 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    interrupted, stored_then = time.time(), len(store)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    waited = time.time() - interrupted
+    time.sleep(0.5)
+    alive = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-s", str(proc.pid)], capture_output=True, text=True).stdout
+    assert [line for line in alive.splitlines() if line.split()[1][0] != "Z"] == []  # no worker left computing
+    packed = {json.loads(line)["key"] for line in pack.read_text().splitlines()}
+    stored = {p.stem for p in (tmp_path / "cache" / "jobs").glob("*/*.json")}
+    # measured: 2.5 s and no job after the interrupt; before the fix, 20 s and 111 more jobs of this 139-job grid
+    assert waited < 10 and len(stored) <= stored_then + 2 and stored <= packed
+
+
 def test_bundled_ground_truth_loads_with_pandas_and_datasets():
     pairs = load_ground_truth("tiny")
     assert len(pairs) >= 100 * 6 and pairs.na.notna().all()

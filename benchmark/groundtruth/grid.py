@@ -141,7 +141,8 @@ def _run_parallel(suite: Suite, methods: list[Method], settings: EvalSettings, s
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
         futures = [pool.submit(_work_shard, str(suite.root), methods, settings, str(store.root), i, jobs, os.getpid(), groups,
                                store.packs)
                    for i in range(jobs)]
@@ -157,6 +158,14 @@ def _run_parallel(suite: Suite, methods: list[Method], settings: EvalSettings, s
                     last = time.monotonic()
         for f in futures:
             f.result()
+    except BaseException:
+        # Ctrl-C or a failed shard stops the workers now: the pool's own shutdown would wait for every shard
+        # to finish its whole share of the grid. What they stored stays (each job is written atomically).
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def run_grid(suite: Suite, methods: list[Method], settings: EvalSettings, store: JobStore,
