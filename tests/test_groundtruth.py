@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 
 from benchmark.evaluation import EvalSettings, TaskScore
 from benchmark.groundtruth import TABLES, compute_ground_truth, ground_truth_dir, ground_truth_settings, load_ground_truth, signal_table
-from benchmark.groundtruth.grid import MergeOutcome
+from benchmark.groundtruth.grid import WORKER_HEAP, MergeOutcome
 from benchmark.store import JobStore
 from benchmark.groundtruth.targets import pair_row
 from benchmark.merging import get_method
@@ -161,6 +162,10 @@ def test_an_interrupt_stops_a_parallel_run_at_once_and_packs_what_it_finished(mi
     while len(store) < 4 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, "the run finished before it could be interrupted"
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert len(workers) == 2 and all(f"{k}={v}".encode() in Path(f"/proc/{c}/environ").read_bytes().split(b"\0")
+                                     for c in workers for k, v in WORKER_HEAP.items())  # their heaps are limited
     proc.send_signal(signal.SIGINT)
     interrupted, stored_then = time.time(), len(store)
     try:
