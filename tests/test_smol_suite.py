@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib.metadata import version
@@ -81,14 +82,17 @@ def smol_base():
     return ensure_base(SMOL.base, default_cache())
 
 
-def test_base_is_pinned_and_rebuilt_when_damaged(smol_base):
-    weights = smol_base / "model.safetensors"
+def test_base_is_pinned_and_rebuilt_when_damaged(smol_base, tmp_path):
     assert json.loads((smol_base / "verified.json").read_text())["sha256"] == SMOL.base.safetensors_sha256
-    with open(weights, "r+b") as fh:  # truncate: the size check catches it, the base is written again
+    # damaged in a cache of its own: the other xdist worker may have the shared cache's base mapped (truncating
+    # that file under it killed the worker with SIGBUS)
+    cache = tmp_path / "cache"
+    base = shutil.copytree(smol_base, cache / smol_base.relative_to(smol_base.parents[1]))
+    with open(base / "model.safetensors", "r+b") as fh:  # truncate: the size check catches it, the base is written again
         fh.truncate(1000)
-    assert ensure_base(SMOL.base, smol_base.parents[1]) == smol_base
-    assert json.loads((smol_base / "verified.json").read_text())["sha256"] == SMOL.base.safetensors_sha256
-    ensure_base(SMOL.base, smol_base.parents[1], verify=True)
+    assert ensure_base(SMOL.base, cache) == base
+    assert json.loads((base / "verified.json").read_text())["sha256"] == SMOL.base.safetensors_sha256
+    ensure_base(SMOL.base, cache, verify=True)
 
 
 # The smol recipe cut to one task, its two experts and one training step each: the build's code path in seconds.
