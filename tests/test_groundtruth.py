@@ -179,8 +179,9 @@ def test_an_interrupt_stops_a_parallel_run_at_once_and_packs_what_it_finished(mi
     assert [line for line in alive.splitlines() if line.split()[1][0] != "Z"] == []  # no worker left computing
     packed = {json.loads(line)["key"] for line in pack.read_text().splitlines()}
     stored = {p.stem for p in (tmp_path / "cache" / "jobs").glob("*/*.json")}
-    # measured: 2.5 s and no job after the interrupt; before the fix, 20 s and 111 more jobs of this 139-job grid
-    assert waited < 10 and len(stored) <= stored_then + 2 and stored <= packed
+    # measured: no job stored after the interrupt (2.5 s to exit here, 14 s on a loaded machine); before the fix,
+    # the workers went on for 20 s and stored 111 more jobs of this 139-job grid
+    assert len(stored) <= stored_then + 2 and stored <= packed, (len(stored), stored_then, waited)
 
 
 def test_bundled_ground_truth_loads_with_pandas_and_datasets():
