@@ -144,7 +144,9 @@ def test_an_interrupt_stops_a_parallel_run_at_once_and_packs_what_it_finished(mi
     """An interrupt sent to the driver alone (`kill -INT`, a supervisor) ends the run within seconds, leaves
     no worker computing, and its pack holds every job stored before it stopped."""
     script = (
-        "import sys\n"
+        "import signal, sys\n"
+        # as in a terminal: pytest-xdist's workers ignore SIGINT, and a child inherits that
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from pathlib import Path\n"
         "from benchmark.suite import load_suite\n"
         "from benchmark.evaluation import EvalSettings\n"
