@@ -196,3 +196,22 @@ def test_submit_check_reports_what_the_leaderboard_reports(tmp_path, tiny_suite)
     assert entry.status == "failed"  # before it needs the grid runner
     expected = "field `params.densty`: 'ties' has no parameter 'densty' (did you mean `density`?)"
     assert expected in entry.reason and expected in " ".join(out.output.split())
+
+
+def test_a_predictor_worker_starts_without_importing_transformers():
+    """A learned predictor starts one sandboxed worker per fold, and transformers made each start take
+    about 4 s more; the worker only reads metrics, so the suite module imports transformers on use."""
+    import subprocess
+    import sys
+    probe = "import sys, benchmark.submissions.predictor_worker; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "'transformers'" not in loaded and "'sklearn'" not in loaded, loaded
+
+
+def test_a_lazily_imported_name_behaves_as_the_name():
+    from transformers import LlamaConfig
+    from benchmark.lazy_import import LazyName
+    lazy = LazyName("transformers", "LlamaConfig")
+    config = lazy(hidden_size=64)  # a call
+    assert isinstance(config, lazy) and type(config) is LlamaConfig  # isinstance and the object itself
+    assert lazy.model_type == "llama"  # an attribute

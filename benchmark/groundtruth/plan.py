@@ -16,13 +16,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from transformers import LlamaConfig
 
 from ..merging import get_method
 from ..suite.build.declared import DTYPE_BYTES, Architecture, DeclaredSpec, DeclaredSuiteError
 from ..suite.registry import load_suite
 from .dataset import BUNDLED_ROOT
 from .jobs import count_jobs, partner_groups
+from ..lazy_import import LazyName
+
+LlamaConfig = LazyName("transformers", "LlamaConfig")  # the CLI imports this module; transformers loads on use
 
 # Stated GPU assumptions (not measured: no GPU here). A100-80GB dense bf16 peak is 312 TFLOP/s;
 # batched greedy generation on vLLM is assumed to sustain a quarter of it.

@@ -8,12 +8,14 @@ its prompt and where generation stops come from the suite's `Prompting` (manifes
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
-from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 from .manifest import Prompting
+
+if TYPE_CHECKING:
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, examples: Sequence[tuple[str, str]], prompting: Prompting,

@@ -12,16 +12,25 @@ import json
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
+from ..lazy_import import LazyName
 from .lm_eval_tasks import render_task_dir
 from ..store import default_cache
 from .manifest import Manifest, read_manifest, verify
 from .pretrained_base import BaseUnavailable, ensure_base
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+# transformers on first use: sandboxed predictor workers import this module only to read metrics
+AutoTokenizer = LazyName("transformers", "AutoTokenizer")
+LlamaConfig = LazyName("transformers", "LlamaConfig")
+LlamaForCausalLM = LazyName("transformers", "LlamaForCausalLM")
 
 StateDict = dict[str, torch.Tensor]
 
