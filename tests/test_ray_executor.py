@@ -187,10 +187,11 @@ def _session_pids(session: int) -> list[int]:
 
 
 def test_leaderboard_registry_submissions_evaluated_on_ray_match_the_sandboxed_run(micro_suite, local_cluster,
-                                                                                    tmp_path):
+                                                                                    tmp_path, monkeypatch):
     """A registry submission tuned on dev: its evaluations computed on Ray (merged with the registered method)
     are the records the sandboxed local run computes, under the same keys; after Ray, the local run
-    evaluates nothing."""
+    evaluates nothing. The Ray phase checkpoints what it finished as it goes (a long leaderboard run that is
+    stopped keeps it in its pack)."""
     folder = tmp_path / "submissions" / "methods" / "ta"
     folder.mkdir(parents=True)
     (folder / "submission.yaml").write_text(
@@ -199,7 +200,11 @@ def test_leaderboard_registry_submissions_evaluated_on_ray_match_the_sandboxed_r
     method = SubmittedMethod.from_folder(folder, [micro_suite.name])
     keys = grid_keys(micro_suite, [method], SETTINGS)
     stores = {"ray": JobStore(tmp_path / "ray"), "local": JobStore(tmp_path / "local")}
-    evaluate_on_ray(micro_suite, SETTINGS, stores["ray"], [folder], RayOptions(), show_progress=False)
+    monkeypatch.setattr("benchmark.groundtruth.ray_executor.CHECKPOINT_SECONDS", 0)
+    checkpoints = []
+    evaluate_on_ray(micro_suite, SETTINGS, stores["ray"], [folder], RayOptions(), show_progress=False,
+                    checkpoint=lambda: checkpoints.append(len(stores["ray"].used)))
+    assert checkpoints and checkpoints[-1] > 0, "the Ray phase never checkpointed a finished job"
     entries = {}
     for name, store in stores.items():
         runner = GridRunner(micro_suite, SETTINGS, store)

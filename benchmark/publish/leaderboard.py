@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,14 +92,16 @@ def build_leaderboard(root: Path = Path("."), out: Path | None = None, cache: Pa
         raise ValueError(f"transfers name suites that are not being scored: {', '.join(unknown)}")
     run = Run(specs, sorted(discover(root / "submissions", "methods")), discover(root / "submissions", "predictors"),
               transfers, harness, settings)
-    if ray is not None:
-        for spec in run.weight_suites:
-            suite = spec.open()
-            evaluate_on_ray(suite, settings or ground_truth_settings(suite, cache) or EvalSettings(), harness.store,
-                            [f for f in run.methods if _declares(f, spec)], ray, show_progress)
-    # a long run (smol's method track takes about an hour) leaves what it finished in the pack every few
-    # minutes and when it is stopped; records it has not reached yet stay in the pack meanwhile
+    # a long run (smol's method track takes hours) leaves what it finished in the pack every few minutes and
+    # when it is stopped, on Ray as locally; records it has not reached yet stay in the pack meanwhile
     checkpoint = functools.partial(write_pack, out / PACK, [harness.store], skip=truth_packs, keep=(out / PACK,))
+    if ray is not None:
+        with checkpointing(checkpoint):
+            for spec in run.weight_suites:
+                suite = spec.open()
+                evaluate_on_ray(suite, settings or ground_truth_settings(suite, cache) or EvalSettings(),
+                                harness.store, [f for f in run.methods if _declares(f, spec)], ray, show_progress,
+                                checkpoint)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with checkpointing(checkpoint) as tick, Progress(*columns, disable=not show_progress) as bar:
         job = bar.add_task("leaderboard", total=run.total())
@@ -181,18 +184,20 @@ def _write(out: Path, results: Results) -> None:
 
 
 def evaluate_on_ray(suite: Suite, settings: EvalSettings, store, folders: list[Path], ray: RayOptions,
-                    show_progress: bool = True) -> None:
+                    show_progress: bool = True, checkpoint: Callable[[], object] = lambda: None) -> None:
     """Fill the store with the evaluations of the method submissions that name a registered method or a
     mergekit template, merged and scored on Ray actors (keyed by the submission, as the method track
     keys them). Entry-point submissions are left to the local run: their code runs only in the sandbox.
-    Jobs that fail on Ray are left to it too, which reports them in the submission's row."""
+    Jobs that fail on Ray are left to it too, which reports them in the submission's row. `checkpoint` runs
+    every few minutes of computing."""
     methods = [m for f in folders if (m := _method_of(f)) is not None
                and (m.submission.registry is not None or m.submission.mergekit is not None)]
     if not methods:
         return
     try:
         fill_store_on_ray(suite, methods, settings, store, ray, show_progress=show_progress,
-                          merge_with=lambda candidate: load_method(candidate.folder, dict(candidate.params)))
+                          merge_with=lambda candidate: load_method(candidate.folder, dict(candidate.params)),
+                          checkpoint=checkpoint)
     except GridFailed as err:
         warnings.warn(f"{err}\nthe local run retries them", stacklevel=2)
 
